@@ -1,0 +1,292 @@
+"""Camera rendering off the control path: a render process that mirrors the physics.
+
+The physics thread publishes a snapshot (joint positions and object poses, with the
+sim's ``t_ns``) into shared memory after each step. A separate process, with its own
+PyBullet client holding the same scene, poses that scene from the newest snapshot,
+renders each camera when it is due, and writes the image with the snapshot's ``t_ns``
+into a per-camera shared-memory slot. So a frame always carries the time of the state
+it shows, and rendering never holds the control process's GIL.
+
+Both channels are seqlocks: the writer makes the counter odd, writes, then makes it
+even; a reader retries if the counter was odd or changed while it copied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import multiprocessing.synchronize
+import os
+import pkgutil
+import time
+from multiprocessing import shared_memory
+from typing import Any
+
+import numpy as np
+import pybullet as pb
+
+from robots.base import Camera, CameraSpec, FloatArray, Frame, RobotIOError
+from robots.sim.arms import ArmModel, arm_model
+from robots.sim.scene import Scene, build_scene
+
+log = logging.getLogger(__name__)
+
+RENDERERS = ("auto", "egl", "tiny")
+_RENDERER_CODES = {1: "egl", 2: "tiny"}
+
+# The front camera: fixed over the table, in world coordinates [m].
+FRONT_EYE = (0.62, 0.0, 0.42)
+FRONT_TARGET = (0.18, 0.0, 0.02)
+NEAR_M, FAR_M = 0.01, 4.0
+
+
+class _SeqLockBuffer:
+    """A shared-memory block: int64 header ``[seq, *fields]`` then a payload array."""
+
+    def __init__(
+        self, n_fields: int, shape: tuple[int, ...], dtype: Any, name: str | None = None
+    ) -> None:
+        header = 8 * (1 + n_fields)
+        size = header + int(np.prod(shape)) * np.dtype(dtype).itemsize
+        self.owner = name is None
+        self.shm = shared_memory.SharedMemory(name=name, create=self.owner, size=size)
+        self.header = np.ndarray((1 + n_fields,), dtype=np.int64, buffer=self.shm.buf)
+        self.payload = np.ndarray(shape, dtype=dtype, buffer=self.shm.buf, offset=header)
+        if self.owner:
+            self.header[:] = 0
+
+    @property
+    def name(self) -> str:
+        return self.shm.name
+
+    def write(self, fields: tuple[int, ...], payload: np.ndarray) -> None:
+        self.header[0] += 1
+        self.header[1:] = fields
+        self.payload[...] = payload
+        self.header[0] += 1
+
+    def read(self) -> tuple[int, tuple[int, ...], np.ndarray] | None:
+        """``(seq, fields, payload copy)``, or None if nothing was ever written."""
+        for _ in range(1000):
+            seq = int(self.header[0])
+            if seq == 0:
+                return None
+            if seq % 2 == 0:
+                fields = tuple(int(v) for v in self.header[1:])
+                payload = self.payload.copy()
+                if int(self.header[0]) == seq:
+                    return seq, fields, payload
+            time.sleep(0)
+        raise RobotIOError("shared-memory channel stayed busy; the writer may have died")
+
+    def seq(self) -> int:
+        return int(self.header[0])
+
+    def close(self) -> None:
+        # Drop the numpy views first: SharedMemory cannot close while they export buf.
+        del self.header, self.payload
+        self.shm.close()
+        if self.owner:
+            with contextlib.suppress(FileNotFoundError):
+                self.shm.unlink()
+
+
+class SnapshotChannel(_SeqLockBuffer):
+    """The physics-to-renderer channel: header ``[seq, t_ns]``, payload the snapshot."""
+
+    def __init__(self, size: int, name: str | None = None) -> None:
+        super().__init__(1, (size,), np.float64, name)
+
+    def publish(self, t_ns: int, snapshot: FloatArray) -> None:
+        self.write((t_ns,), snapshot)
+
+
+class FrameChannel(_SeqLockBuffer):
+    """One camera's slot: header ``[seq, frame_seq, t_ns]``, payload an HxWx3 image."""
+
+    def __init__(self, spec: CameraSpec, name: str | None = None) -> None:
+        super().__init__(2, (spec.height, spec.width, 3), np.uint8, name)
+
+
+class SimCamera(Camera):
+    """A camera whose frames come from the render process through shared memory."""
+
+    def __init__(self, spec: CameraSpec, channel: FrameChannel) -> None:
+        super().__init__(spec)
+        self._channel = channel
+        self._cached: Frame | None = None
+        self._cached_seq = 0
+
+    def latest(self) -> Frame | None:
+        seq = self._channel.seq()
+        if seq == self._cached_seq or seq % 2:
+            return self._cached
+        got = self._channel.read()
+        if got is not None:
+            self._cached_seq, (frame_seq, t_ns), image = got
+            self._cached = Frame(image=image, t_ns=t_ns, seq=frame_seq)
+        return self._cached
+
+
+class RenderProcess:
+    """Starts, watches and stops the render process for one sim robot.
+
+    Args:
+        arm: Name of the sim arm (see ``robots.sim.arms.ARMS``).
+        cameras: The cameras to render.
+        snapshot_size: Length of the scene snapshot.
+        renderer: ``"auto"`` (EGL if it loads, else TinyRenderer), ``"egl"`` or ``"tiny"``.
+    """
+
+    def __init__(
+        self, arm: str, cameras: tuple[CameraSpec, ...], snapshot_size: int, renderer: str
+    ) -> None:
+        self.snapshots = SnapshotChannel(snapshot_size)
+        self.frames = {c.name: FrameChannel(c) for c in cameras}
+        self.cameras = {c.name: SimCamera(c, self.frames[c.name]) for c in cameras}
+        ctx = mp.get_context("spawn")
+        self._stop = ctx.Event()
+        self._renderer = ctx.Value("i", 0)
+        self._process = ctx.Process(
+            target=_render_main,
+            name="sim-render",
+            args=(
+                arm,
+                cameras,
+                self.snapshots.name,
+                {name: ch.name for name, ch in self.frames.items()},
+                renderer,
+                self._stop,
+                self._renderer,
+            ),
+            daemon=True,
+        )
+
+    @property
+    def renderer(self) -> str:
+        """``"egl"`` or ``"tiny"`` once the process has chosen, else ``"starting"``."""
+        return _RENDERER_CODES.get(self._renderer.value, "starting")
+
+    def start(self) -> None:
+        self._process.start()
+
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._process.join(timeout=5.0)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout=2.0)
+        for channel in (self.snapshots, *self.frames.values()):
+            channel.close()
+
+
+def _render_main(
+    arm: str,
+    cameras: tuple[CameraSpec, ...],
+    snapshot_name: str,
+    frame_names: dict[str, str],
+    renderer: str,
+    stop: multiprocessing.synchronize.Event,
+    chosen: Any,
+) -> None:
+    """Entry point of the render process."""
+    _silence_stdout()  # pybullet's renderers print C-level chatter; logs go to stderr
+    with contextlib.suppress(OSError):
+        os.nice(5)  # physics and control matter more than camera fps
+    client = pb.connect(pb.DIRECT)
+    chosen.value, mode = _choose_renderer(client, renderer)
+    scene = build_scene(client, arm_model(arm))
+    snapshots = SnapshotChannel(scene.snapshot_size, snapshot_name)
+    slots = {c.name: FrameChannel(c, frame_names[c.name]) for c in cameras}
+    try:
+        _render_loop(scene, cameras, snapshots, slots, mode, stop)
+    finally:
+        for channel in (snapshots, *slots.values()):
+            channel.close()
+        pb.disconnect(client)
+
+
+def _choose_renderer(client: int, wanted: str) -> tuple[int, int]:
+    """Load EGL if wanted and available; return (renderer code, pybullet renderer)."""
+    if wanted in ("auto", "egl"):
+        loader = pkgutil.get_loader("eglRenderer")
+        if loader is not None:
+            plugin = pb.loadPlugin(
+                loader.get_filename(), "_eglRendererPlugin", physicsClientId=client  # type: ignore[attr-defined]
+            )
+            if plugin >= 0:
+                return 1, pb.ER_BULLET_HARDWARE_OPENGL
+    return 2, pb.ER_TINY_RENDERER
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+def _render_loop(
+    scene: Scene,
+    cameras: tuple[CameraSpec, ...],
+    snapshots: SnapshotChannel,
+    slots: dict[str, FrameChannel],
+    mode: int,
+    stop: multiprocessing.synchronize.Event,
+) -> None:
+    now = time.monotonic()
+    due = {c.name: now for c in cameras}
+    counts = {c.name: 0 for c in cameras}
+    applied_seq = -1
+    while not stop.is_set():
+        got = snapshots.read()
+        if got is None:
+            stop.wait(0.005)
+            continue
+        seq, (t_ns,), snap = got
+        if seq != applied_seq:
+            scene.apply_snapshot(snap)
+            applied_seq = seq
+        now = time.monotonic()
+        for cam in cameras:
+            if now >= due[cam.name]:
+                image = render_camera(scene, cam, mode)
+                slots[cam.name].write((counts[cam.name], t_ns), image)
+                counts[cam.name] += 1
+                # No catch-up bursts: a slow renderer delivers fewer frames, each on time.
+                due[cam.name] = max(due[cam.name] + 1.0 / cam.fps, now)
+        stop.wait(max(0.0, min(due.values()) - time.monotonic()))
+
+
+def render_camera(scene: Scene, cam: CameraSpec, mode: int) -> np.ndarray:
+    """Render one camera of a posed scene as an HxWx3 uint8 RGB image."""
+    view = _view_matrix(scene, cam.name)
+    proj = pb.computeProjectionMatrixFOV(
+        cam.fov_deg, cam.width / cam.height, NEAR_M, FAR_M, physicsClientId=scene.client
+    )
+    _, _, rgba, _, _ = pb.getCameraImage(
+        cam.width,
+        cam.height,
+        view,
+        proj,
+        renderer=mode,
+        flags=pb.ER_NO_SEGMENTATION_MASK,
+        physicsClientId=scene.client,
+    )
+    return np.asarray(rgba, dtype=np.uint8).reshape(cam.height, cam.width, 4)[:, :, :3]
+
+
+def _view_matrix(scene: Scene, camera: str) -> list[float]:
+    if camera != "wrist":
+        return pb.computeViewMatrix(FRONT_EYE, FRONT_TARGET, (0, 0, 1), physicsClientId=scene.client)
+    model: ArmModel = scene.model
+    link = scene.links[model.wrist_camera_link]
+    state = pb.getLinkState(scene.robot, link, computeForwardKinematics=True, physicsClientId=scene.client)
+    pos, orn = np.asarray(state[4]), state[5]
+    rot = np.array(pb.getMatrixFromQuaternion(orn)).reshape(3, 3)
+    forward = rot @ np.asarray(model.wrist_camera_forward)
+    up = rot @ np.asarray(model.wrist_camera_up)
+    return pb.computeViewMatrix(pos.tolist(), (pos + 0.1 * forward).tolist(), up.tolist(), physicsClientId=scene.client)

@@ -1,0 +1,52 @@
+"""The ``teleop`` command line. Only this module (and the bench report) prints.
+
+Each subcommand registers itself in ``SUBCOMMANDS``; bad arguments give a one-line
+error and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from teleop.bench.cli import add_bench_parser
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+SUBCOMMANDS: list[Register] = [add_bench_parser]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors fit on one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="teleop", description="Teleoperation data-collection station.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for register in SUBCOMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
