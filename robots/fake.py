@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,7 +47,10 @@ def fake_spec(cameras: tuple[CameraSpec, ...] | None = None) -> RobotSpec:
         joints=_FAKE_JOINTS,
         gripper=GripperSpec(kind="parallel", max_opening_m=0.05, max_force_n=30.0),
         cameras=cameras,
-        urdf_path=None,
+        # Kinematics (for end-effector velocity commands) borrow the sim arm's model,
+        # whose joints have the same names.
+        urdf_path=Path(__file__).resolve().parents[1] / "sim_assets" / "so101" / "so101.urdf",
+        ee_link="gripper_tcp",
     )
 
 

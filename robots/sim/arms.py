@@ -58,7 +58,9 @@ class ArmModel:
             joints.append(JointSpec(name, lower, upper, velocity, effort))
         finger_velocity = limits[self.finger_joints[0]][2]
         joints.append(
-            JointSpec("gripper", 0.0, 1.0, finger_velocity / self.finger_travel_m, self.gripper_force_n)
+            JointSpec(
+                "gripper", 0.0, 1.0, finger_velocity / self.finger_travel_m, self.gripper_force_n
+            )
         )
         return RobotSpec(
             name=self.name,
@@ -107,8 +109,8 @@ SO101 = ArmModel(
     wrist_camera_forward=(1.0, 0.0, 0.0),
     wrist_camera_up=(0.0, 0.0, 1.0),
     base_position=(0.0, 0.0, 0.0),
-    home=(0.0, -0.5, 0.9, 0.9, 0.0),
-    gripper_force_n=30.0,
+    home=(0.0, 0.0, 1.2, 1.6, 0.0),
+    gripper_force_n=40.0,
 )
 
 PANDA = ArmModel(
@@ -121,7 +123,7 @@ PANDA = ArmModel(
     wrist_camera_link="panda_hand",
     wrist_camera_forward=(0.0, 0.0, 1.0),
     wrist_camera_up=(1.0, 0.0, 0.0),
-    base_position=(-0.2, 0.0, 0.0),
+    base_position=(0.0, 0.0, 0.0),
     home=(0.0, -0.6, 0.0, -2.4, 0.0, 1.9, 0.785),
     gripper_force_n=40.0,
 )

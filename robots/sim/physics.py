@@ -15,6 +15,8 @@ from robots.sim.scene import Scene, build_scene
 PHYSICS_HZ = 240
 STEP_NS = 1_000_000_000 // PHYSICS_HZ
 """One physics step in [ns] (4,166,666 ns; sim time counts whole steps)."""
+SOLVER_ITERATIONS = 150
+"""At PyBullet's default of 50, light cubes twist out of the fingers; 100+ holds them."""
 
 
 class SimWorld:
@@ -31,18 +33,23 @@ class SimWorld:
         self.spec = spec
         self.client = pb.connect(pb.GUI if gui else pb.DIRECT)
         if self.client < 0:
-            raise RobotConfigError("pybullet could not start a physics client (GUI needs a display)")
+            raise RobotConfigError(
+                "pybullet could not start a physics client (GUI needs a display)"
+            )
         pb.setGravity(0, 0, -9.81, physicsClientId=self.client)
         pb.setTimeStep(1.0 / PHYSICS_HZ, physicsClientId=self.client)
-        pb.setPhysicsEngineParameter(numSolverIterations=100, physicsClientId=self.client)
+        pb.setPhysicsEngineParameter(
+            numSolverIterations=SOLVER_ITERATIONS, physicsClientId=self.client
+        )
         self.scene: Scene = build_scene(self.client, model)
         for joint in self.scene.joint_ids:
-            pb.enableJointForceTorqueSensor(self.scene.robot, joint, True, physicsClientId=self.client)
+            pb.enableJointForceTorqueSensor(
+                self.scene.robot, joint, True, physicsClientId=self.client
+            )
         # The gripper is everything after the last arm joint; links are indexed like joints.
         self._gripper_links = self.scene.subtree(self.scene.arm_ids[-1])
         self._finger_links = [self.scene.subtree(j) for j in self.scene.finger_ids]
         self.steps = 0
-        self._target: FloatArray = np.zeros(spec.dof)
 
     @property
     def sim_time_ns(self) -> int:
@@ -62,26 +69,32 @@ class SimWorld:
 
     def set_target(self, q: FloatArray) -> None:
         """Drive the joints toward ``q``: arm in [rad], gripper opening in [0, 1]."""
-        self._target = q.copy()
-        arm = self.scene.arm_ids
-        pb.setJointMotorControlArray(
-            self.scene.robot,
-            arm,
-            pb.POSITION_CONTROL,
-            targetPositions=q[:-1].tolist(),
-            forces=self.spec.max_effort[:-1].tolist(),
-            physicsClientId=self.client,
-        )
-        fingers = self.scene.finger_ids
+        # One call per joint: only setJointMotorControl2 honours maxVelocity, and the
+        # array form lets a step command swing a joint at tens of rad/s.
+        spec, robot, client = self.spec, self.scene.robot, self.client
+        for i, joint in enumerate(self.scene.arm_ids):
+            pb.setJointMotorControl2(
+                robot,
+                joint,
+                pb.POSITION_CONTROL,
+                targetPosition=float(q[i]),
+                force=float(spec.max_effort[i]),
+                maxVelocity=float(spec.max_velocity[i]),
+                physicsClientId=client,
+            )
         travel = float(q[-1]) * self.model.finger_travel_m
-        pb.setJointMotorControlArray(
-            self.scene.robot,
-            fingers,
-            pb.POSITION_CONTROL,
-            targetPositions=[travel] * len(fingers),
-            forces=[self.model.gripper_force_n] * len(fingers),
-            physicsClientId=self.client,
-        )
+        finger_force = self.model.gripper_force_n / len(self.scene.finger_ids)
+        finger_speed = float(spec.max_velocity[-1]) * self.model.finger_travel_m
+        for joint in self.scene.finger_ids:
+            pb.setJointMotorControl2(
+                robot,
+                joint,
+                pb.POSITION_CONTROL,
+                targetPosition=travel,
+                force=finger_force,
+                maxVelocity=finger_speed,
+                physicsClientId=client,
+            )
 
     def step(self) -> None:
         """Advance the physics by one 1/240 s step."""
@@ -94,7 +107,9 @@ class SimWorld:
 
     def read_state(self, t_ns: int) -> RobotState:
         """The arm's state now, stamped ``t_ns``."""
-        states = pb.getJointStates(self.scene.robot, self.scene.joint_ids, physicsClientId=self.client)
+        states = pb.getJointStates(
+            self.scene.robot, self.scene.joint_ids, physicsClientId=self.client
+        )
         n_arm = len(self.scene.arm_ids)
         pos = np.array([s[0] for s in states])
         vel = np.array([s[1] for s in states])
@@ -121,6 +136,8 @@ class SimWorld:
             for k, links in enumerate(self._finger_links):
                 if c[3] in links:
                     per_finger[k] += c[9]
-        _, base_orn = pb.getBasePositionAndOrientation(self.scene.robot, physicsClientId=self.client)
+        _, base_orn = pb.getBasePositionAndOrientation(
+            self.scene.robot, physicsClientId=self.client
+        )
         rot = np.array(pb.getMatrixFromQuaternion(base_orn)).reshape(3, 3)
         return rot.T @ total, per_finger

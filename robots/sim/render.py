@@ -14,11 +14,11 @@ even; a reader retries if the counter was odd or changed while it copied.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import multiprocessing as mp
 import multiprocessing.synchronize
 import os
-import pkgutil
 import time
 from multiprocessing import shared_memory
 from typing import Any
@@ -36,8 +36,8 @@ RENDERERS = ("auto", "egl", "tiny")
 _RENDERER_CODES = {1: "egl", 2: "tiny"}
 
 # The front camera: fixed over the table, in world coordinates [m].
-FRONT_EYE = (0.62, 0.0, 0.42)
-FRONT_TARGET = (0.18, 0.0, 0.02)
+FRONT_EYE = (0.45, 0.15, 0.36)
+FRONT_TARGET = (0.12, 0.0, 0.11)
 NEAR_M, FAR_M = 0.01, 4.0
 
 
@@ -213,11 +213,9 @@ def _render_main(
 def _choose_renderer(client: int, wanted: str) -> tuple[int, int]:
     """Load EGL if wanted and available; return (renderer code, pybullet renderer)."""
     if wanted in ("auto", "egl"):
-        loader = pkgutil.get_loader("eglRenderer")
-        if loader is not None:
-            plugin = pb.loadPlugin(
-                loader.get_filename(), "_eglRendererPlugin", physicsClientId=client  # type: ignore[attr-defined]
-            )
+        spec = importlib.util.find_spec("eglRenderer")  # shipped in pybullet's wheel
+        if spec is not None and spec.origin:
+            plugin = pb.loadPlugin(spec.origin, "_eglRendererPlugin", physicsClientId=client)
             if plugin >= 0:
                 return 1, pb.ER_BULLET_HARDWARE_OPENGL
     return 2, pb.ER_TINY_RENDERER
@@ -281,12 +279,18 @@ def render_camera(scene: Scene, cam: CameraSpec, mode: int) -> np.ndarray:
 
 def _view_matrix(scene: Scene, camera: str) -> list[float]:
     if camera != "wrist":
-        return pb.computeViewMatrix(FRONT_EYE, FRONT_TARGET, (0, 0, 1), physicsClientId=scene.client)
+        return pb.computeViewMatrix(
+            FRONT_EYE, FRONT_TARGET, (0, 0, 1), physicsClientId=scene.client
+        )
     model: ArmModel = scene.model
     link = scene.links[model.wrist_camera_link]
-    state = pb.getLinkState(scene.robot, link, computeForwardKinematics=True, physicsClientId=scene.client)
+    state = pb.getLinkState(
+        scene.robot, link, computeForwardKinematics=True, physicsClientId=scene.client
+    )
     pos, orn = np.asarray(state[4]), state[5]
     rot = np.array(pb.getMatrixFromQuaternion(orn)).reshape(3, 3)
     forward = rot @ np.asarray(model.wrist_camera_forward)
     up = rot @ np.asarray(model.wrist_camera_up)
-    return pb.computeViewMatrix(pos.tolist(), (pos + 0.1 * forward).tolist(), up.tolist(), physicsClientId=scene.client)
+    return pb.computeViewMatrix(
+        pos.tolist(), (pos + 0.1 * forward).tolist(), up.tolist(), physicsClientId=scene.client
+    )

@@ -96,6 +96,12 @@ class SimRobot(_Robot):
         """Physics steps taken since the last reset."""
         return self._world.steps if self._world is not None else 0
 
+    def object_poses(self) -> dict[str, tuple[FloatArray, FloatArray]]:
+        """Each object's position [m] and quaternion (xyzw) in the world, by name."""
+        self._require_connected("object_poses()")
+        with self._lock:
+            return self._require_world().scene.object_poses()
+
     def reset(self, seed: int | None = None) -> None:
         """Home the arm and place the objects again (with ``seed``, or the last one)."""
         self._require_connected("reset()")
@@ -134,10 +140,16 @@ class SimRobot(_Robot):
         self._publish(world, self._now_ns(world))
         if self.realtime:
             self._stop.clear()
-            self._thread = threading.Thread(target=self._physics_loop, name="sim-physics", daemon=True)
+            self._thread = threading.Thread(
+                target=self._physics_loop, name="sim-physics", daemon=True
+            )
             self._thread.start()
-        log.info("sim arm '%s' connected (realtime=%s, cameras=%s)", self._arm, self.realtime,
-                 [c.name for c in self.spec.cameras])
+        log.info(
+            "sim arm '%s' connected (realtime=%s, cameras=%s)",
+            self._arm,
+            self.realtime,
+            [c.name for c in self.spec.cameras],
+        )
 
     def _disconnect(self) -> None:
         self._stop.set()

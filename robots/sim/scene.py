@@ -27,10 +27,11 @@ OBJECTS: dict[str, tuple[str, float]] = {
 }
 
 # Where objects are placed on reset: a ring in front of the arm base, in the base's
-# frame. Radius in [m], bearing in [rad] from the base's +x axis.
-PLACE_RADIUS_M = (0.17, 0.27)
-PLACE_BEARING_RAD = (-0.7, 0.7)
-PLACE_MIN_GAP_M = 0.07
+# frame, where the arm can pick from above. Radius in [m], bearing in [rad] from the
+# base's +x axis.
+PLACE_RADIUS_M = (0.12, 0.22)
+PLACE_BEARING_RAD = (-0.9, 0.9)
+PLACE_MIN_GAP_M = 0.06
 
 
 @dataclasses.dataclass
@@ -103,6 +104,14 @@ class Scene:
             values.extend(orn)
         return np.array(values)
 
+    def object_poses(self) -> dict[str, tuple[FloatArray, FloatArray]]:
+        """Object name -> (position [m], quaternion xyzw)."""
+        poses = {}
+        for name, body in self.objects.items():
+            pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=self.client)
+            poses[name] = (np.array(pos), np.array(orn))
+        return poses
+
     def apply_snapshot(self, snap: FloatArray) -> None:
         """Pose every joint and object as in ``snap`` (no physics is stepped)."""
         n = len(self.joint_ids)
@@ -137,8 +146,12 @@ def build_scene(client: int, model: ArmModel) -> Scene:
     """
     try:
         for fixed in (FLOOR_URDF, TABLE_URDF):
-            pb.loadURDF(str(fixed), useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE,
-                        physicsClientId=client)
+            pb.loadURDF(
+                str(fixed),
+                useFixedBase=True,
+                flags=pb.URDF_USE_INERTIA_FROM_FILE,
+                physicsClientId=client,
+            )
         robot = pb.loadURDF(
             str(model.urdf_path),
             model.base_position,
@@ -165,9 +178,7 @@ def build_scene(client: int, model: ArmModel) -> Scene:
     return Scene(client, model, robot, arm_ids, finger_ids, links, objects, parents)
 
 
-def _index_joints(
-    client: int, robot: int
-) -> tuple[dict[str, int], dict[str, int], dict[int, int]]:
+def _index_joints(client: int, robot: int) -> tuple[dict[str, int], dict[str, int], dict[int, int]]:
     """Joint name -> index, link name -> index (a link shares its joint's index), parents."""
     joints, links, parents = {}, {}, {}
     for i in range(pb.getNumJoints(robot, physicsClientId=client)):

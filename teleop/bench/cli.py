@@ -26,10 +26,18 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Run benchmarks; each figure is printed beside a reference measured "
         "in the same run. With no suite, every suite runs.",
     )
-    parser.add_argument("suites", nargs="*", metavar="SUITE",
-                        help=f"suites to run: {', '.join(SUITES)} (default: all)")
-    parser.add_argument("--seconds", type=float, default=10.0,
-                        help="measurement window per scenario, in s (default 10)")
+    parser.add_argument(
+        "suites",
+        nargs="*",
+        metavar="SUITE",
+        help=f"suites to run: {', '.join(SUITES)} (default: all)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=10.0,
+        help="measurement window per scenario, in s (default 10)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
     parser.set_defaults(run=run_bench)
 
@@ -44,8 +52,10 @@ def run_bench(args: argparse.Namespace) -> int:
     for name in args.suites or list(SUITES):
         figures.extend(SUITES[name](args))
     info = machine()
-    print(f"machine: {info['cpus']} CPUs, {info['processor']}, {info['system']}, "
-          f"Python {info['python']}, load {info['load_avg_1m']:.2f}")
+    print(
+        f"machine: {info['cpus']} CPUs, {info['processor']}, {info['system']}, "
+        f"Python {info['python']}, load {info['load_avg_1m']:.2f}"
+    )
     print(format_table(figures))
     if args.json:
         write_json(args.json, figures)

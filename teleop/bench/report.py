@@ -66,7 +66,11 @@ def format_table(figures: Iterable[Figure]) -> str:
     """Figures as an aligned text table."""
     rows = [("suite", "figure", "value", "unit", "reference (same run)")]
     for f in figures:
-        ref = f.reference if f.reference_value is None else f"{f.reference}: {_fmt(f.reference_value)}"
+        ref = (
+            f.reference
+            if f.reference_value is None
+            else f"{f.reference}: {_fmt(f.reference_value)}"
+        )
         rows.append((f.suite, f.name, _fmt(f.value), f.unit, ref))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]

@@ -66,16 +66,26 @@ def _control_loop(seconds: float, cameras: bool) -> tuple[list[Figure], str]:
             last, begin = cam.latest(), first[name]
             assert last is not None and begin is not None
             fps = (last.seq - begin.seq) / elapsed
-            figures.append(Figure("sim", f"camera '{name}' fps delivered", fps, "fps",
-                                  "target", cam.spec.fps))
+            figures.append(
+                Figure("sim", f"camera '{name}' fps delivered", fps, "fps", "target", cam.spec.fps)
+            )
         renderer = robot.renderer
     both = np.asarray(reads) + np.asarray(commands)
     for k, (what, samples) in enumerate(
         (("read()", reads), ("command()", commands), ("read()+command()", both))
     ):
         p50, p99, _ = percentiles_us(samples)
-        figures.insert(k, Figure("sim", f"{what} p50 / p99, {label}", f"{p50:.1f} / {p99:.1f}",
-                                 "µs", "target p99 (read+command)", 1000.0))
+        figures.insert(
+            k,
+            Figure(
+                "sim",
+                f"{what} p50 / p99, {label}",
+                f"{p50:.1f} / {p99:.1f}",
+                "µs",
+                "target p99 (read+command)",
+                1000.0,
+            ),
+        )
     return figures, renderer
 
 
@@ -84,8 +94,14 @@ def run_sim_bench(seconds: float = 10.0) -> list[Figure]:
     bare = _steps_per_s(min(seconds, 3.0), with_state=False)
     full = _steps_per_s(min(seconds, 3.0), with_state=True)
     figures = [
-        Figure("sim", "physics steps/s (step + state + snapshot)", full, "steps/s",
-               "bare stepping", bare),
+        Figure(
+            "sim",
+            "physics steps/s (step + state + snapshot)",
+            full,
+            "steps/s",
+            "bare stepping",
+            bare,
+        ),
     ]
     quiet, _ = _control_loop(seconds, cameras=False)
     loaded, renderer = _control_loop(seconds, cameras=True)

@@ -40,7 +40,7 @@ def settle(arm: Robot, target: np.ndarray, timeout_s: float = 3.0, tol: float = 
 
 
 def test_unknown_name_lists_known_robots() -> None:
-    with pytest.raises(RobotConfigError, match="known robots: .*fake.*sim"):
+    with pytest.raises(RobotConfigError, match=r"known robots: .*fake.*sim"):
         robots.make_robot("nonesuch")
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
 import pytest
 
 import robots
+from robots.kinematics import Kinematics
 from robots.sim import SimRobot
 
 
@@ -94,7 +96,7 @@ def test_camera_frames_change_when_arm_moves_and_times_increase() -> None:
         for _ in range(5):
             frames.append(cams["front"].wait_newer(frames[-1].seq))
         stamps = [f.t_ns for f in frames]
-        assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False)), stamps
+        assert all(a < b for a, b in itertools.pairwise(stamps)), stamps
         assert stamps[-1] <= time.monotonic_ns()
 
 
@@ -102,3 +104,37 @@ def test_renderer_choice_is_reported() -> None:
     with SimRobot(cameras=("front",)) as arm:
         arm.cameras["front"].wait_newer(-1, timeout_s=30.0)
         assert arm.renderer in ("egl", "tiny")
+
+
+def _down(yaw: float) -> np.ndarray:
+    """Quaternion (xyzw) of a gripper pointing straight down, turned by ``yaw`` [rad]."""
+    half = yaw / 2
+    # Rz(yaw) · Ry(pi): the tool's approach axis (+z) points at the table.
+    return np.array([np.sin(half), np.cos(half), 0.0, 0.0])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scripted_grasp_lifts_the_cube_with_contact_force(seed: int) -> None:
+    with (
+        SimRobot(realtime=False, cameras=(), seed=seed) as arm,
+        Kinematics.from_spec(arm.spec) as kin,
+    ):
+        cube, orn = arm.object_poses()["red_cube"]
+        yaw = float(np.arctan2(2 * (orn[3] * orn[2]), 1 - 2 * orn[2] ** 2)) % (np.pi / 2)
+        q = arm.read().q
+        for offset_z, opening in ((0.08, 1.0), (0.0, 1.0), (0.0, 0.0)):
+            arm_q = kin.ik(cube + [0, 0, offset_z], _down(yaw), q_seed=q[:-1])
+            q = np.append(arm_q, opening)
+            run_until(arm, q, 1.0)
+        squeezing = arm.read()
+        assert squeezing.grasp_force > 1.0, f"grasp force {squeezing.grasp_force} N"
+        assert np.linalg.norm(squeezing.ee_force) > 0.1
+
+        q = np.append(kin.ik(cube + [0, 0, 0.10], _down(yaw), q_seed=q[:-1]), 0.0)
+        run_until(arm, q, 2.0)
+        lifted = arm.object_poses()["red_cube"][0]
+        holding = arm.read()
+        assert lifted[2] - cube[2] > 0.05, f"cube rose only {lifted[2] - cube[2]:.3f} m"
+        assert holding.grasp_force > 1.0
+        # Held in the air, the gripper carries the cube's weight (35 g): about 0.34 N.
+        assert 0.1 < np.linalg.norm(holding.ee_force) < 5.0
