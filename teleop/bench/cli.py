@@ -16,7 +16,16 @@ def _run_sim(args: argparse.Namespace) -> list[Figure]:
     return run_sim_bench(seconds=args.seconds)
 
 
-SUITES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {"sim": _run_sim}
+def _run_relay(args: argparse.Namespace) -> list[Figure]:
+    from teleop.bench.relay import run_relay_bench
+
+    return run_relay_bench(seconds=args.seconds)
+
+
+SUITES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
+    "sim": _run_sim,
+    "relay": _run_relay,
+}
 
 
 def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -71,7 +71,9 @@ def test_state_shapes_units_and_clock(arm: Robot) -> None:
         assert np.all(np.isfinite(field))
     assert state.ee_force.shape == (3,)
     assert 0.0 <= state.q[-1] <= 1.0
-    assert abs(state.t_ns - before) < 1e9  # stamped on time.monotonic_ns()
+    # Stamped on time.monotonic_ns(), not the wall clock or a clock starting at 0;
+    # the bound is loose because a loaded machine can delay a reading.
+    assert abs(state.t_ns - before) < 30e9
     time.sleep(0.02)
     assert arm.read().t_ns > state.t_ns
 
@@ -130,7 +132,7 @@ def test_cameras_give_stamped_frames(arm: Robot) -> None:
         spec = cam.spec
         assert frame.image.shape == (spec.height, spec.width, 3), name
         assert frame.image.dtype == np.uint8
-        assert abs(frame.t_ns - time.monotonic_ns()) < 2e9
+        assert abs(frame.t_ns - time.monotonic_ns()) < 30e9  # on the monotonic clock
         newer = cam.wait_newer(frame.seq, timeout_s=5.0)
         assert newer.t_ns > frame.t_ns
 

@@ -1,0 +1,62 @@
+"""Joins the session's record effects to the ``Recorder``.
+
+The hub decides whether a ``record`` message is allowed; this carries it out, in a
+worker thread (saving an episode takes up to a second), and describes the result.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from teleop import effects as fx
+from teleop.protocol import RecordAction, RecordingInfo, RecordStatus
+from teleop.recorder import Recorder, TickSample
+
+log = logging.getLogger(__name__)
+
+
+class RecordingLink:
+    """The server's handle on its recorder.
+
+    Args:
+        recorder: The recorder for this station's dataset.
+    """
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def on_tick(self, sample: TickSample) -> None:
+        """Called by the control loop on every tick; never blocks."""
+        self.recorder.on_tick(sample)
+
+    def apply(self, effect: fx.Effect) -> RecordStatus | None:
+        """Carry out a record effect; return a status for every client, if any.
+
+        Raises:
+            RecorderError: The recorder refused or failed; the hub must be told.
+        """
+        match effect:
+            case fx.StartRecording(_, task, operator, operator_name):
+                index = self.recorder.start(task, operator_name or operator)
+                log.info("episode %d started by %s: %r", index, operator_name or operator, task)
+                return None
+            case fx.StopRecording(success, reason):
+                summary = self.recorder.stop(success)
+                log.info("episode saved: %s (%s)", summary, reason)
+                return RecordStatus(
+                    False, RecordAction.STOP, None, success, None, f"saved: {summary}"
+                )
+            case fx.DiscardRecording():
+                self.recorder.discard()
+                return None
+        return None
+
+    def info(self) -> RecordingInfo:
+        status = self.recorder.status
+        return RecordingInfo(status.active, status.episode_index, status.elapsed_s, status.frames)
+
+    def failed(self) -> str | None:
+        return self.recorder.failed()
+
+    def close(self) -> None:
+        self.recorder.close()
