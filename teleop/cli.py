@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from teleop.bench.cli import add_bench_parser
+from teleop.serve_cli import add_serve_parser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-SUBCOMMANDS: list[Register] = [add_bench_parser]
+SUBCOMMANDS: list[Register] = [add_serve_parser, add_bench_parser]
 
 
 class _Parser(argparse.ArgumentParser):

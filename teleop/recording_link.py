@@ -10,7 +10,7 @@ import logging
 
 from teleop import effects as fx
 from teleop.protocol import RecordAction, RecordingInfo, RecordStatus
-from teleop.recorder import Recorder, TickSample
+from teleop.recorder import Recorder, RecorderError, TickSample
 
 log = logging.getLogger(__name__)
 
@@ -19,15 +19,25 @@ class RecordingLink:
     """The server's handle on its recorder.
 
     Args:
-        recorder: The recorder for this station's dataset.
+        recorder: The recorder for this station's dataset, or None if it could not
+            be opened.
+        unavailable: Why there is no recorder; told to an operator who tries to record.
     """
 
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
+    def __init__(self, recorder: Recorder | None, unavailable: str = "") -> None:
+        self._recorder = recorder
+        self._unavailable = unavailable or "no recorder"
+
+    @property
+    def recorder(self) -> Recorder:
+        if self._recorder is None:
+            raise RecorderError(f"recording is unavailable: {self._unavailable}")
+        return self._recorder
 
     def on_tick(self, sample: TickSample) -> None:
         """Called by the control loop on every tick; never blocks."""
-        self.recorder.on_tick(sample)
+        if self._recorder is not None:
+            self._recorder.on_tick(sample)
 
     def apply(self, effect: fx.Effect) -> RecordStatus | None:
         """Carry out a record effect; return a status for every client, if any.
@@ -52,11 +62,14 @@ class RecordingLink:
         return None
 
     def info(self) -> RecordingInfo:
-        status = self.recorder.status
+        if self._recorder is None:
+            return RecordingInfo()
+        status = self._recorder.status
         return RecordingInfo(status.active, status.episode_index, status.elapsed_s, status.frames)
 
     def failed(self) -> str | None:
-        return self.recorder.failed()
+        return self._recorder.failed() if self._recorder is not None else None
 
     def close(self) -> None:
-        self.recorder.close()
+        if self._recorder is not None:
+            self._recorder.close()

@@ -18,7 +18,7 @@ from teleop import __version__
 from teleop.control import MAX_RATE_HZ, ControlConfig
 from teleop.errors import TeleopError
 from teleop.http import GateConfig
-from teleop.recorder import Recorder, RecorderConfig
+from teleop.recorder import Recorder, RecorderConfig, RecorderError
 from teleop.recording_link import RecordingLink
 from teleop.server import ServerConfig, TeleopServer
 
@@ -169,7 +169,11 @@ def _recorder(robot: Robot, args: argparse.Namespace) -> RecordingLink:
         station_id=socket.gethostname(),
         software_version=__version__,
     )
-    return RecordingLink(Recorder(config, robot.spec, robot.cameras))
+    try:
+        return RecordingLink(Recorder(config, robot.spec, robot.cameras))
+    except RecorderError as exc:
+        print(f"warning: recording disabled: {exc}", file=sys.stderr, flush=True)
+        return RecordingLink(None, str(exc))
 
 
 async def _serve(robot: Robot, args: argparse.Namespace) -> int:
