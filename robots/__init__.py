@@ -49,12 +49,19 @@ def _make_sim_panda(**options: Any) -> Robot:
     return SimRobot(arm="panda", **options)
 
 
+def _make_so101(**options: Any) -> Robot:
+    from robots.serial.so101 import So101Robot
+
+    return So101Robot(**options)
+
+
 # Backends are looked up here, never chosen by an if/elif chain; factories import
 # lazily so that ``import robots`` does not load pybullet or pyserial.
 _REGISTRY: dict[str, RobotFactory] = {
     "fake": _make_fake,
     "sim": _make_sim,
     "sim:panda": _make_sim_panda,
+    "so101": _make_so101,
 }
 
 

@@ -13,11 +13,19 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from teleop.bench.cli import add_bench_parser
+from teleop.recover_cli import add_recover_parser
+from teleop.serial_cli import add_calibrate_parser, add_emulate_bus_parser
 from teleop.serve_cli import add_serve_parser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-SUBCOMMANDS: list[Register] = [add_serve_parser, add_bench_parser]
+SUBCOMMANDS: list[Register] = [
+    add_serve_parser,
+    add_emulate_bus_parser,
+    add_calibrate_parser,
+    add_recover_parser,
+    add_bench_parser,
+]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -222,9 +222,11 @@ class TeleopClient:
     async def record_stop(self, success: bool | None = True) -> RecordStatus:
         """Stop and save the episode; returns once the server says it is saved."""
         status = await self._record(Record(RecordAction.STOP, success=success))
-        if status.reason.startswith("saved"):
-            return status
-        return await self._wait(lambda: self._saved(), "record stop", timeout_s=30.0)
+        if not status.reason.startswith(("saved", "failed")):
+            status = await self._wait(self._saved_or_failed, "record stop", timeout_s=30.0)
+        if status.reason.startswith("failed"):
+            raise ClientError(ErrorCode.RECORD_FAILED.value, status.reason)
+        return status
 
     async def record_discard(self) -> RecordStatus:
         return await self._record(Record(RecordAction.DISCARD))
@@ -278,9 +280,11 @@ class TeleopClient:
         await self._send(Estop(action))
         return await self._wait(lambda: self.estop_status, f"estop {action.value}")
 
-    def _saved(self) -> RecordStatus | None:
+    def _saved_or_failed(self) -> RecordStatus | None:
         status = self.record_status
-        return status if status is not None and status.reason.startswith("saved") else None
+        if status is not None and status.reason.startswith(("saved", "failed")):
+            return status
+        return None
 
     async def _send(self, msg: Any) -> None:
         if self._ws is None:

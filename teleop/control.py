@@ -25,7 +25,9 @@ import numpy as np
 
 from robots.base import FloatArray, Robot, RobotError, RobotState
 from robots.kinematics import Kinematics
+from robots.realtime import raise_thread_priority
 from teleop import safety
+from teleop.defaults import MAX_RATE_HZ
 from teleop.errors import ConfigError
 from teleop.recorder import TickSample
 from teleop.safety import FilterState, ReceivedJoints, ReceivedVelocity, SafetyConfig, TickResult
@@ -33,7 +35,6 @@ from teleop.tickstats import LoopStats, TickStats
 
 log = logging.getLogger(__name__)
 
-MAX_RATE_HZ = 500.0
 Received = ReceivedJoints | ReceivedVelocity
 
 
@@ -199,6 +200,7 @@ class ControlLoop:
     # -- the loop thread -----------------------------------------------------------------
 
     def _run(self) -> None:
+        raise_thread_priority("control loop")
         period = self.config.period_ns
         deadline = time.monotonic_ns() + period
         next_log = time.monotonic() + self.config.stats_log_interval_s

@@ -11,16 +11,20 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import robots
 from robots.base import Robot, RobotError
 from teleop import __version__
-from teleop.control import MAX_RATE_HZ, ControlConfig
+from teleop.defaults import MAX_RATE_HZ
 from teleop.errors import TeleopError
-from teleop.http import GateConfig
-from teleop.recorder import Recorder, RecorderConfig, RecorderError
-from teleop.recording_link import RecordingLink
-from teleop.server import ServerConfig, TeleopServer
+
+if TYPE_CHECKING:
+    from teleop.recording_link import RecordingLink
+
+# The server, recorder and kinematics (pybullet, PyAV, pyarrow) load only when serving,
+# so that ``teleop --help`` and argument errors stay quick and quiet.
+
 
 TOKEN_ENV = "TELEOP_TOKEN"
 ADMIN_TOKEN_ENV = "TELEOP_ADMIN_TOKEN"
@@ -159,6 +163,9 @@ def _robot_options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _recorder(robot: Robot, args: argparse.Namespace) -> RecordingLink:
+    from teleop.recorder import Recorder, RecorderConfig, RecorderError
+    from teleop.recording_link import RecordingLink
+
     dataset = args.dataset or re.sub(r"[^A-Za-z0-9_.-]", "_", args.robot)
     config = RecorderConfig(
         root=args.record_dir / dataset,
@@ -177,6 +184,10 @@ def _recorder(robot: Robot, args: argparse.Namespace) -> RecordingLink:
 
 
 async def _serve(robot: Robot, args: argparse.Namespace) -> int:
+    from teleop.control import ControlConfig
+    from teleop.http import GateConfig
+    from teleop.server import ServerConfig, TeleopServer
+
     config = ServerConfig(
         host=args.host,
         port=args.port,

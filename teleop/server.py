@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Self
 import websockets
 from websockets.asyncio.server import Server, ServerConnection
 
-from robots.base import Robot
+from robots.base import Robot, RobotError
 from teleop import effects as fx
 from teleop.control import ControlConfig, ControlLoop
 from teleop.errors import ErrorCode, ProtocolError
@@ -199,6 +199,7 @@ class TeleopServer:
             await asyncio.sleep(0.5)
             await self._carry_out(self.hub.poll(time.monotonic_ns()), 0)
             await self._check_recorder()
+            await self._reconnect_robot()
 
     def send(self, cid: int | None, message: Message) -> None:
         """Queue a reply for one client (nothing happens if it has gone)."""
@@ -266,6 +267,21 @@ class TeleopServer:
         failure = self.recording.failed() if self.recording is not None else None
         if failure is not None and self.hub.record_state.value != "idle":
             await self._carry_out(self.hub.recording_failed(failure, time.monotonic_ns()), 0)
+
+    async def _reconnect_robot(self) -> None:
+        """A robot whose link dropped (a pulled cable) is reconnected when it comes back.
+
+        The fault has latched the e-stop; the operator resets it once the arm is back.
+        """
+        if self.robot.is_connected:
+            return
+        aio = asyncio.get_running_loop()
+        try:
+            await aio.run_in_executor(self._pool, self.robot.connect)
+        except RobotError as exc:
+            log.debug("robot still unreachable: %s", exc)
+            return
+        log.warning("robot '%s' reconnected; reset the e-stop to resume", self.robot.spec.name)
 
     # -- called from the control-loop thread ----------------------------------------------
 

@@ -23,6 +23,7 @@ from robots.base import (
     RobotState,
 )
 from robots.base import Robot as _Robot
+from robots.realtime import raise_thread_priority
 from robots.sim.arms import arm_model
 from robots.sim.physics import STEP_NS, SimWorld
 from robots.sim.render import RENDERERS, RenderProcess
@@ -196,6 +197,7 @@ class SimRobot(_Robot):
             self._render.snapshots.publish(t_ns, world.scene.snapshot())
 
     def _physics_loop(self) -> None:
+        raise_thread_priority("sim physics")
         deadline = time.monotonic_ns()
         while not self._stop.is_set():
             with self._lock:

@@ -8,11 +8,9 @@ same emulator, with no codec and no checks.
 
 from __future__ import annotations
 
-import multiprocessing
 import tempfile
 import time
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -22,19 +20,12 @@ from robots.serial import codec
 from robots.serial import registers as reg
 from robots.serial.bus import FeetechBus, wire_time_s
 from robots.serial.calibration import Calibration, JointCalibration
-from robots.serial.emulator import BusEmulator
+from robots.serial.emulator import emulator_process
 from robots.serial.so101 import JOINT_NAMES, So101Robot
 from teleop.bench.report import Figure, percentiles_us
 
 BAUD = 1_000_000
 IDS = (1, 2, 3, 4, 5, 6)
-
-
-def _serve(conn: Connection) -> None:
-    """Child process: serve six servos until told to stop."""
-    with BusEmulator(len(IDS), baudrate=BAUD, positions={6: 1500.0}) as emu:
-        conn.send(emu.path)
-        conn.recv()
 
 
 def _timed(call: Callable[[], object], seconds: float) -> list[int]:
@@ -136,18 +127,6 @@ def run_bus_bench(seconds: float) -> list[Figure]:
     Args:
         seconds: Measurement window per scenario, in [s].
     """
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    server = ctx.Process(target=_serve, args=(child,), name="bench-bus-emulator", daemon=True)
-    server.start()
-    try:
-        if not parent.poll(30.0):
-            raise RuntimeError("the bus emulator did not start within 30 s")
-        path = parent.recv()
+    with emulator_process(len(IDS), baudrate=BAUD, positions={6: 1500.0}) as path:
         window = seconds / 4
         return [*_bus_figures(path, window), _robot_figure(path, window)]
-    finally:
-        parent.send("stop")
-        server.join(timeout=10.0)
-        if server.is_alive():
-            server.terminate()

@@ -22,9 +22,23 @@ def _run_relay(args: argparse.Namespace) -> list[Figure]:
     return run_relay_bench(seconds=args.seconds)
 
 
+def _run_record(args: argparse.Namespace) -> list[Figure]:
+    from teleop.bench.record import run_record_bench
+
+    return run_record_bench(seconds=args.seconds)
+
+
+def _run_bus(args: argparse.Namespace) -> list[Figure]:
+    from teleop.bench.bus import run_bus_bench
+
+    return run_bus_bench(seconds=args.seconds)
+
+
 SUITES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "sim": _run_sim,
     "relay": _run_relay,
+    "record": _run_record,
+    "bus": _run_bus,
 }
 
 
