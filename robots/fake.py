@@ -27,12 +27,12 @@ from robots.base import (
     RobotState,
 )
 
-# Joint limits of a generic 5-joint desktop arm, [rad]; the gripper is in [0, 1].
+# The sim arm's joint limits (sim_assets/so101/so101.urdf), [rad]; the gripper in [0, 1].
 _FAKE_JOINTS = (
-    JointSpec("shoulder_pan", -1.9, 1.9, 4.0, 3.0),
-    JointSpec("shoulder_lift", -1.7, 1.7, 4.0, 3.0),
-    JointSpec("elbow_flex", -1.6, 1.6, 4.0, 3.0),
-    JointSpec("wrist_flex", -1.7, 1.7, 4.0, 3.0),
+    JointSpec("shoulder_pan", -2.0, 2.0, 4.0, 3.0),
+    JointSpec("shoulder_lift", -1.8, 1.8, 4.0, 3.0),
+    JointSpec("elbow_flex", -1.6, 2.5, 4.0, 3.0),
+    JointSpec("wrist_flex", -1.8, 1.8, 4.0, 3.0),
     JointSpec("wrist_roll", -2.8, 2.8, 4.0, 3.0),
     JointSpec("gripper", 0.0, 1.0, 2.0, 30.0),
 )
@@ -134,8 +134,9 @@ class FakeRobot(Robot):
         self._contact_force_n = contact_force_n
         self._start_cameras = start_cameras
         self._lock = threading.Lock()
-        home = (self.spec.lower + self.spec.upper) / 2.0
-        home[-1] = 1.0
+        # The sim arm's home: elbow and wrist bent, the gripper over the table and open.
+        # (All zeros would point the arm straight up, where velocity commands are singular.)
+        home = np.array([0.0, 0.0, 1.2, 1.5, 0.0, 1.0])
         self._q0 = home.copy()
         self._target = home.copy()
         self._t0_ns = time.monotonic_ns()

@@ -54,8 +54,11 @@ class Gate:
         return self._identities.pop(id(connection))
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.headers.get("Upgrade", "").lower() != "websocket":
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if not upgrade and urlsplit(request.path).path != "/ws":
             return static_response(request.path)
+        # A plain GET of /ws gets the same verdict as a handshake, so that a browser,
+        # which cannot read a failed handshake's status, can ask why it failed.
         if not self._origin_allowed(request.headers):
             log.warning("refused a websocket from origin %s", request.headers.get("Origin"))
             return _plain(http.HTTPStatus.FORBIDDEN, "origin not allowed\n")
@@ -66,6 +69,8 @@ class Gate:
         if identity is None:
             log.warning("refused a websocket with a missing or wrong token")
             return _plain(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+        if not upgrade:
+            return _plain(http.HTTPStatus.UPGRADE_REQUIRED, "this is the websocket endpoint\n")
         self._identities[id(connection)] = identity
         return None
 
@@ -91,8 +96,6 @@ def _plain(status: http.HTTPStatus, text: str) -> Response:
 def static_response(path: str) -> Response:
     """A file of the browser UI, or 404. Only plain file names under ``teleop/web/``."""
     name = urlsplit(path).path.lstrip("/") or "index.html"
-    if name in ("ws",):
-        return _plain(http.HTTPStatus.UPGRADE_REQUIRED, "this is the websocket endpoint\n")
     parts = name.split("/")
     if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         return _plain(http.HTTPStatus.NOT_FOUND, "not found\n")

@@ -175,17 +175,24 @@ def test_flood_gets_rate_limited_then_disconnected() -> None:
         async with serving(robot) as (server, url), raw(url) as c:
             await c.hello()
             since, hold = await held_position(robot)
-            codes = []
-            with pytest.raises(websockets.ConnectionClosed):
-                for k in range(1, 20000):
-                    await c.send(joints(hold, k))  # valid, but far too many
-                    if k % 100 == 0:
-                        await asyncio.sleep(0.001)
+            codes: list[str] = []
+
+            async def read_all() -> None:
                 while True:
-                    msg = await c.recv()
+                    msg = await c.recv(timeout_s=30)
                     if msg["type"] == "error":
                         codes.append(msg["code"])
+
+            reader = asyncio.create_task(read_all())
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                for k in range(1, 20000):  # valid commands, but far too many
+                    await asyncio.wait_for(c.send(joints(hold, k)), 10)
+                    if k % 100 == 0:
+                        await asyncio.sleep(0.001)
+                await asyncio.wait_for(reader, 30)
+            reader.cancel()
             assert "rate_limited" in codes
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
             assert moves(robot, since, hold) == 0.0
             assert server.loop.thread_alive()
 
