@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import msgpack
-import numpy as np
 import websockets
 
 from teleop.bench.report import Figure, percentiles_us

@@ -7,6 +7,7 @@ loaded 2-core CI machine, and a figure belongs in ``teleop bench``, not here.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import socket
@@ -38,7 +39,7 @@ def targets_since(robot: FakeRobot, since: int) -> list[tuple[int, np.ndarray]]:
 def settle_time_s(sent: list[tuple[int, np.ndarray]], t0_ns: int) -> float:
     """Seconds after ``t0_ns`` until the sent target stopped changing for good."""
     last_change = t0_ns
-    for (t_prev, q_prev), (t, q) in zip(sent, sent[1:], strict=False):
+    for (_, q_prev), (t, q) in itertools.pairwise(sent):
         if np.max(np.abs(q - q_prev)) > 1e-12:
             last_change = t
     return (last_change - t0_ns) / 1e9
@@ -114,7 +115,9 @@ def test_2_frozen_client_arm_holds_and_lease_is_released() -> None:
             )
             try:
                 loop = asyncio.get_running_loop()
-                line = await asyncio.wait_for(loop.run_in_executor(None, client.stdout.readline), 30)  # type: ignore[union-attr]
+                line = await asyncio.wait_for(
+                    loop.run_in_executor(None, client.stdout.readline), 30
+                )  # type: ignore[union-attr]
                 assert line.strip() == "streaming"
                 await asyncio.sleep(0.5)
                 os.kill(client.pid, signal.SIGSTOP)
