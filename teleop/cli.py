@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from teleop.bench.cli import add_bench_parser
+from teleop.gamepad_cli import add_gamepad_parser
+from teleop.leader_cli import add_leader_parser
 from teleop.recover_cli import add_recover_parser
 from teleop.serial_cli import add_calibrate_parser, add_emulate_bus_parser
 from teleop.serve_cli import add_serve_parser
@@ -21,6 +23,8 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 
 SUBCOMMANDS: list[Register] = [
     add_serve_parser,
+    add_gamepad_parser,
+    add_leader_parser,
     add_emulate_bus_parser,
     add_calibrate_parser,
     add_recover_parser,

@@ -14,6 +14,9 @@ from teleop.recorder import Recorder, RecorderError, TickSample
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TASK = "teleoperation"
+"""The task text of an episode started without one (the protocol makes it optional)."""
+
 
 class RecordingLink:
     """The server's handle on its recorder.
@@ -47,15 +50,18 @@ class RecordingLink:
         """
         match effect:
             case fx.StartRecording(_, task, operator, operator_name):
-                index = self.recorder.start(task, operator_name or operator)
+                index = self.recorder.start(task.strip() or DEFAULT_TASK, operator_name or operator)
                 log.info("episode %d started by %s: %r", index, operator_name or operator, task)
                 return None
             case fx.StopRecording(success, reason):
                 summary = self.recorder.stop(success)
-                log.info("episode saved: %s (%s)", summary, reason)
-                return RecordStatus(
-                    False, RecordAction.STOP, None, success, None, f"saved: {summary}"
+                text = (
+                    f"saved: episode {summary.episode_index}, {summary.length} rows, "
+                    f"{summary.duration_s:.1f} s, durable {summary.finalize_s:.2f} s after stop"
+                    + ("" if summary.complete else ", incomplete")
                 )
+                log.info("%s (%s)", text, reason)
+                return RecordStatus(False, RecordAction.STOP, summary.task, success, None, text)
             case fx.DiscardRecording():
                 self.recorder.discard()
                 return None

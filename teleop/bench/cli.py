@@ -34,11 +34,18 @@ def _run_bus(args: argparse.Namespace) -> list[Figure]:
     return run_bus_bench(seconds=args.seconds)
 
 
+def _run_leader(args: argparse.Namespace) -> list[Figure]:
+    from teleop.bench.leader import run_leader_bench
+
+    return run_leader_bench(seconds=args.seconds)
+
+
 SUITES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "sim": _run_sim,
     "relay": _run_relay,
     "record": _run_record,
     "bus": _run_bus,
+    "leader": _run_leader,
 }
 
 

@@ -1,0 +1,90 @@
+"""Disk full in the middle of an episode, on a small tmpfs this test mounts (root only)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from recorder_readback import check_format, file_hashes, read_dataset
+
+from robots.base import Robot
+from teleop.bench.record import DriveLoop
+from teleop.recorder import Recorder, RecorderConfig, RecorderIOError
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a size-limited tmpfs")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Take every free byte of the file system holding ``path``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        free = shutil.disk_usage(path.parent).free
+        os.posix_fallocate(fd, 0, max(4096, free - 4096))
+        chunk = b"\0" * 4096
+        while True:
+            os.write(fd, chunk)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+
+def test_disk_full_closes_the_episode_and_teleop_goes_on(
+    small_disk: Path, fake_robot: Robot
+) -> None:
+    config = RecorderConfig(root=small_disk / "ds", reserve_bytes=512 * 1024)
+    with Recorder(config, fake_robot.spec, fake_robot.cameras) as recorder, DriveLoop(
+        fake_robot, recorder
+    ) as loop:  # fmt: skip
+        recorder.start("before the disk fills", "alice")
+        time.sleep(0.8)
+        recorder.stop(True)
+        first = file_hashes(config.root, "file-000")
+        recorder.start("while the disk fills", "alice")
+        time.sleep(0.8)
+        fill(small_disk / "filler")
+        deadline = time.monotonic() + 20
+        while recorder.status.active or "episode 1" not in (recorder.failed() or ""):
+            assert time.monotonic() < deadline, f"no failure reported: {recorder.failed()}"
+            time.sleep(0.05)
+        message = recorder.failed()
+        assert message is not None and "No space left on device" in message
+        assert "kept as incomplete" in message
+        ticks = loop.ticks
+        time.sleep(0.3)
+        assert loop.ticks > ticks + 10  # teleoperation goes on
+        # Refused either for its reserve or for its journal (the failed episode's journal
+        # was freed once published), but always with a RecorderIOError that says why.
+        with pytest.raises(RecorderIOError, match=r"free disk space|No space left on device"):
+            recorder.start("still full", "alice")
+        assert not recorder.status.active
+        (small_disk / "filler").unlink()
+        assert recorder.start("after freeing space", "alice") == 2
+        time.sleep(0.5)
+        recorder.stop(True)
+    rb = read_dataset(config.root)
+    check_format(rb)
+    assert file_hashes(config.root, "file-000") == first
+    assert [e["station/complete"] for e in rb.episodes] == [True, False, True]
+    assert rb.episodes[1]["station/stop_reason"].startswith("failed: ")
+    assert rb.episodes[1]["length"] >= 15  # the 0.8 s before the disk filled
