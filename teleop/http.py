@@ -11,6 +11,7 @@ import dataclasses
 import http
 import logging
 import mimetypes
+import re
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -21,6 +22,27 @@ from websockets.http11 import Request, Response
 from teleop.auth import Identity, authenticate, extract_token
 
 log = logging.getLogger(__name__)
+
+_SECRETS = re.compile(r"(token=|Bearer\s+)[^\s&'\"]+", re.IGNORECASE)
+
+
+class RedactTokens(logging.Filter):
+    """Blanks tokens (``?token=...``, ``Bearer ...``) in the websockets library's logs,
+    which at debug level print request lines and headers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if _SECRETS.search(text):
+            record.msg, record.args = _SECRETS.sub(r"\1<redacted>", text), None
+        return True
+
+
+def redact_tokens_in_logs() -> None:
+    """Install ``RedactTokens`` on the websockets loggers (once)."""
+    for name in ("websockets.server", "websockets.client", "websockets"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 WEB_PACKAGE = "teleop.web"

@@ -111,6 +111,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         robot = robots.make_robot(args.robot, **_robot_options(args))
         robot.connect()
+        _wait_for_cameras(robot)
     except (RobotError, TypeError) as exc:
         sys.stderr.write(f"teleop serve: error: cannot start robot '{args.robot}': {exc}\n")
         return 1
@@ -121,6 +122,15 @@ def run_serve(args: argparse.Namespace) -> int:
         return 1
     finally:
         robot.disconnect()
+
+
+def _wait_for_cameras(robot: Robot, timeout_s: float = 60.0) -> None:
+    """Serve once every camera has delivered a frame (the sim's renderer takes a moment)."""
+    for camera in robot.cameras.values():
+        camera.wait_newer(-1, timeout_s=timeout_s)
+    renderer = getattr(robot, "renderer", None)  # the sim logs its renderer choice
+    if renderer is not None:
+        print(f"cameras: {', '.join(robot.cameras)} rendered with {renderer}", flush=True)
 
 
 def _check(args: argparse.Namespace) -> str | None:

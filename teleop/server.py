@@ -31,7 +31,7 @@ from robots.base import Robot, RobotError
 from teleop import effects as fx
 from teleop.control import ControlConfig, ControlLoop
 from teleop.errors import ErrorCode, ProtocolError
-from teleop.http import Gate, GateConfig
+from teleop.http import Gate, GateConfig, redact_tokens_in_logs
 from teleop.outbox import Outbox
 from teleop.protocol import MAX_MESSAGE_BYTES, Command, JointsCommand, Message, RobotInfo
 
@@ -123,6 +123,7 @@ class TeleopServer:
 
     async def start(self) -> None:
         self._aio = asyncio.get_running_loop()
+        redact_tokens_in_logs()
         # The control thread shares the GIL with this one; a short switch interval
         # bounds how long it can wait behind Python work here (default: 5 ms).
         self._switch_interval = sys.getswitchinterval()

@@ -34,11 +34,14 @@ log = logging.getLogger(__name__)
 
 RENDERERS = ("auto", "egl", "tiny")
 _RENDERER_CODES = {1: "egl", 2: "tiny"}
+_RENDERER_NAMES = {"egl": "EGL (OpenGL, off-screen)", "tiny": "TinyRenderer (software)"}
 
 # The front camera: fixed over the table, in world coordinates [m].
 FRONT_EYE = (0.45, 0.15, 0.36)
 FRONT_TARGET = (0.12, 0.0, 0.11)
 NEAR_M, FAR_M = 0.01, 4.0
+RENDER_NICENESS = 10
+"""On a busy machine cameras give up frames before the server gives up time."""
 
 
 class _SeqLockBuffer:
@@ -148,6 +151,7 @@ class RenderProcess:
         ctx = mp.get_context("spawn")
         self._stop = ctx.Event()
         self._renderer = ctx.Value("i", 0)
+        self._logged = False
         self._process = ctx.Process(
             target=_render_main,
             name="sim-render",
@@ -166,7 +170,11 @@ class RenderProcess:
     @property
     def renderer(self) -> str:
         """``"egl"`` or ``"tiny"`` once the process has chosen, else ``"starting"``."""
-        return _RENDERER_CODES.get(self._renderer.value, "starting")
+        chosen = _RENDERER_CODES.get(self._renderer.value, "starting")
+        if chosen != "starting" and not self._logged:
+            self._logged = True
+            log.info("sim cameras render with %s", _RENDERER_NAMES[chosen])
+        return chosen
 
     def start(self) -> None:
         self._process.start()
@@ -196,7 +204,7 @@ def _render_main(
     """Entry point of the render process."""
     _silence_stdout()  # pybullet's renderers print C-level chatter; logs go to stderr
     with contextlib.suppress(OSError):
-        os.nice(5)  # physics and control matter more than camera fps
+        os.nice(RENDER_NICENESS)  # physics and control matter more than camera fps
     client = pb.connect(pb.DIRECT)
     chosen.value, mode = _choose_renderer(client, renderer)
     scene = build_scene(client, arm_model(arm))
