@@ -20,7 +20,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -183,7 +183,7 @@ class TeleopClient:
         await self._send(Lease(LeaseAction.RELEASE))
         return await self._wait(lambda: self.lease, "lease")
 
-    async def send_joints(self, q: Sequence[float], *, deadman: bool | None = None) -> int:
+    async def send_joints(self, q: Iterable[float], *, deadman: bool | None = None) -> int:
         """Stream a joint target: arm joints [rad], then the gripper opening [0, 1].
 
         Returns:

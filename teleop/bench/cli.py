@@ -40,13 +40,22 @@ def _run_leader(args: argparse.Namespace) -> list[Figure]:
     return run_leader_bench(seconds=args.seconds)
 
 
+def _run_soak(args: argparse.Namespace) -> list[Figure]:
+    from teleop.bench.soak import run_soak_bench
+
+    return run_soak_bench(minutes=args.minutes)
+
+
 SUITES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "sim": _run_sim,
     "relay": _run_relay,
     "record": _run_record,
     "bus": _run_bus,
     "leader": _run_leader,
+    "soak": _run_soak,
 }
+DEFAULT_SUITES = ("sim", "relay", "record", "bus", "leader")
+"""What a bare ``teleop bench`` runs; the soak runs only when named."""
 
 
 def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,18 +77,23 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default=10.0,
         help="measurement window per scenario, in s (default 10)",
     )
+    parser.add_argument(
+        "--minutes", type=float, default=1.0, help="how long the soak runs, in min (default 1)"
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
     parser.set_defaults(run=run_bench)
 
 
 def run_bench(args: argparse.Namespace) -> int:
     unknown = [name for name in args.suites if name not in SUITES]
-    if unknown or args.seconds <= 0:
-        problem = f"unknown suite {unknown[0]!r}" if unknown else "--seconds must be > 0"
+    if unknown or args.seconds <= 0 or args.minutes <= 0:
+        problem = (
+            f"unknown suite {unknown[0]!r}" if unknown else "--seconds and --minutes must be > 0"
+        )
         sys.stderr.write(f"teleop bench: error: {problem}; suites: {', '.join(SUITES)}\n")
         return 2
     figures: list[Figure] = []
-    for name in args.suites or list(SUITES):
+    for name in args.suites or DEFAULT_SUITES:
         figures.extend(SUITES[name](args))
     info = machine()
     print(
