@@ -228,7 +228,7 @@ class ControlLoop:
         late = self.stats.record(deadline, now, end)
         if state is None:
             if self.snapshot is not None:
-                self.snapshot = dataclasses.replace(self.snapshot, fault=self.fault, estop=True)
+                self.snapshot = dataclasses.replace(self.snapshot, fault=self.fault)
             return
         self._last_q = state.q
         self.snapshot = LoopSnapshot(
@@ -316,15 +316,23 @@ class ControlLoop:
             self._robot_failed(exc)
             return None
         if self.fault is not None:
-            log.info("robot recovered from: %s", self.fault)
-            self.fault = None
+            self._recovered(state)
         return state
 
     def _robot_failed(self, exc: RobotError) -> None:
-        """A robot error latches the e-stop: after a fault, nothing moves until a reset."""
+        """The robot did not answer: report it and hold; nothing is sent that it missed."""
         message = f"{type(exc).__name__}: {exc}"
         if message != self.fault:
-            log.error("robot fault, e-stop latched: %s", message)
+            log.error("robot fault, holding: %s", message)
         self.fault = message
-        if not self._filter.estop:
-            self._filter = safety.trigger_estop(self._filter)
+
+    def _recovered(self, state: RobotState) -> None:
+        """The robot answers again: hold where it now is, until a fresh command.
+
+        After a pulled cable the arm may not be where the last target was, so the hold
+        re-anchors on the measured position; the operator's stream resumes it.
+        """
+        log.info("robot recovered from: %s", self.fault)
+        self.fault = None
+        self._last_q = state.q
+        self._filter = dataclasses.replace(self._filter, target=None, active=None, jump_ref=None)

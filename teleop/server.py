@@ -38,7 +38,7 @@ from teleop.protocol import MAX_MESSAGE_BYTES, Command, JointsCommand, Message, 
 if TYPE_CHECKING:
     from teleop.recording_link import RecordingLink
 from teleop.safety import ReceivedJoints, ReceivedVelocity, Rejection, RejectReason
-from teleop.session import Hub, HubConfig
+from teleop.session import Hub, HubConfig, RecordState
 from teleop.streams import FrameStreamer, StateStreamer, encoder
 
 log = logging.getLogger(__name__)
@@ -266,13 +266,14 @@ class TeleopServer:
 
     async def _check_recorder(self) -> None:
         failure = self.recording.failed() if self.recording is not None else None
-        if failure is not None and self.hub.record_state.value != "idle":
+        if failure is not None and self.hub.record_state is not RecordState.IDLE:
             await self._carry_out(self.hub.recording_failed(failure, time.monotonic_ns()), 0)
 
     async def _reconnect_robot(self) -> None:
         """A robot whose link dropped (a pulled cable) is reconnected when it comes back.
 
-        The fault has latched the e-stop; the operator resets it once the arm is back.
+        Meanwhile the loop holds; once the robot answers it holds where the arm is,
+        until the operator's next command.
         """
         if self.robot.is_connected:
             return
@@ -282,7 +283,7 @@ class TeleopServer:
         except RobotError as exc:
             log.debug("robot still unreachable: %s", exc)
             return
-        log.warning("robot '%s' reconnected; reset the e-stop to resume", self.robot.spec.name)
+        log.warning("robot '%s' reconnected", self.robot.spec.name)
 
     # -- called from the control-loop thread ----------------------------------------------
 

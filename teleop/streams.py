@@ -70,7 +70,6 @@ class StateStreamer:
         while True:
             next_t += period
             await asyncio.sleep(max(0.0, next_t - time.monotonic()))
-            self._sync_estop()
             message = self.build()
             if message is None:
                 continue
@@ -112,16 +111,6 @@ class StateStreamer:
     def _recording(self) -> RecordingInfo:
         link = self._server.recording
         return link.info() if link is not None else RecordingInfo()
-
-    def _sync_estop(self) -> None:
-        """A robot fault latches the loop's e-stop by itself: tell the hub and clients."""
-        server = self._server
-        snap = server.loop.snapshot
-        if snap is not None and snap.estop and server.hub.estop.value == "clear":
-            reason = snap.fault or "robot fault"
-            outcome = server.hub.trigger_estop(reason, time.monotonic_ns())
-            for message in outcome.broadcast + outcome.replies:
-                server.broadcast(message)
 
 
 class FrameStreamer:
