@@ -174,7 +174,7 @@ def test_read_only_record_dir_is_refused(fake_robot: Robot, tmp_path: Path) -> N
     if os.geteuid() != 0 or subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True
     ).returncode:  # fmt: skip
-        pytest.skip("needs root to mount a read-only tmpfs")
+        pytest.fail("needs root to mount a read-only tmpfs (CI runs as root)")
     try:
         with pytest.raises(RecorderIOError, match="choose a writable --record-dir"):
             Recorder(RecorderConfig(root=ro / "ds"), fake_robot.spec, fake_robot.cameras)
