@@ -219,8 +219,17 @@ class TeleopClient:
     async def record_start(self, task: str) -> RecordStatus:
         return await self._record(Record(RecordAction.START, task=task))
 
-    async def record_stop(self, success: bool | None = True) -> RecordStatus:
-        """Stop and save the episode; returns once the server says it is saved."""
+    async def record_stop(
+        self, success: bool | None = True, *, wait: bool = True
+    ) -> RecordStatus | None:
+        """Stop and save the episode; by default, return once the server says it is saved.
+
+        Raises:
+            ClientError: ``record_failed`` if the save failed, or the stop was refused.
+        """
+        if not wait:
+            await self._send(Record(RecordAction.STOP, success=success))
+            return None
         status = await self._record(Record(RecordAction.STOP, success=success))
         if not status.reason.startswith(("saved", "failed")):
             status = await self._wait(self._saved_or_failed, "record stop", timeout_s=30.0)
