@@ -11,10 +11,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import scservo_sdk as sdk  # the vendor client: pip install feetech-servo-sdk (test extras)
 
 from robots.serial.emulator import emulator_process
-
-sdk = pytest.importorskip("scservo_sdk", reason="pip install feetech-servo-sdk")
 
 
 @pytest.fixture

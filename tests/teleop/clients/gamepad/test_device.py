@@ -164,10 +164,10 @@ def sdl() -> Iterator[ctypes.CDLL]:
     libs = os.path.join(os.path.dirname(pygame.__file__), os.pardir, "pygame.libs")
     found = glob.glob(os.path.join(libs, "libSDL2-2*.so*"))
     if not found:
-        pytest.skip("pygame's bundled SDL2 library was not found")
+        pytest.fail("pygame's bundled SDL2 library was not found (Linux wheels ship it)")
     library = ctypes.CDLL(found[0])
     if not hasattr(library, "SDL_JoystickAttachVirtual"):
-        pytest.skip("SDL is older than 2.0.14: no virtual joysticks")
+        pytest.fail("SDL is older than 2.0.14: no virtual joysticks; upgrade pygame")
     library.SDL_JoystickFromInstanceID.restype = ctypes.c_void_p
     library.SDL_JoystickSetVirtualAxis.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int16]
     library.SDL_JoystickSetVirtualButton.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint8]
