@@ -15,9 +15,11 @@ from typing import NoReturn
 from teleop.bench.cli import add_bench_parser
 from teleop.gamepad_cli import add_gamepad_parser
 from teleop.leader_cli import add_leader_parser
+from teleop.ledger_cli import add_ledger_parser
 from teleop.recover_cli import add_recover_parser
 from teleop.serial_cli import add_calibrate_parser, add_emulate_bus_parser
 from teleop.serve_cli import add_serve_parser
+from teleop.verify_cli import add_verify_parser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -28,6 +30,8 @@ SUBCOMMANDS: list[Register] = [
     add_emulate_bus_parser,
     add_calibrate_parser,
     add_recover_parser,
+    add_verify_parser,
+    add_ledger_parser,
     add_bench_parser,
 ]
 

@@ -20,7 +20,7 @@ from teleop.defaults import MAX_RATE_HZ
 from teleop.errors import TeleopError
 
 if TYPE_CHECKING:
-    from teleop.recording_link import RecordingLink
+    from teleop.recording_link import Accounting, RecordingLink
 
 # The server, recorder and kinematics (pybullet, PyAV, pyarrow) load only when serving,
 # so that ``teleop --help`` and argument errors stay quick and quiet.
@@ -96,6 +96,11 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default=[],
         metavar="ORIGIN",
         help="another browser Origin to accept, e.g. https://ops.example (repeatable)",
+    )
+    p.add_argument(
+        "--ledger",
+        metavar="URL",
+        help="contribution ledger: postgresql://... (default: SQLite in --record-dir)",
     )
     p.add_argument("--serial-port", help="serial device of a serial arm (--robot so101)")
     p.add_argument("--calibration", type=Path, help="calibration file of a serial arm")
@@ -187,10 +192,30 @@ def _recorder(robot: Robot, args: argparse.Namespace) -> RecordingLink:
         software_version=__version__,
     )
     try:
-        return RecordingLink(Recorder(config, robot.spec, robot.cameras))
+        recorder = Recorder(config, robot.spec, robot.cameras)
     except RecorderError as exc:
         print(f"warning: recording disabled: {exc}", file=sys.stderr, flush=True)
         return RecordingLink(None, str(exc))
+    return RecordingLink(recorder, accounting=_accounting(robot, args))
+
+
+def _accounting(robot: Robot, args: argparse.Namespace) -> Accounting | None:
+    """The station key and the ledger; without them episodes are saved unsigned."""
+    from teleop.ledger import Ledger
+    from teleop.recording_link import Accounting
+    from teleop.signing import StationKey
+
+    try:
+        key = StationKey.load_or_create()
+    except TeleopError as exc:
+        print(f"warning: episodes will not be signed: {exc}", file=sys.stderr, flush=True)
+        return None
+    try:
+        ledger: Ledger | None = Ledger.open(args.ledger, record_dir=args.record_dir)
+    except TeleopError as exc:
+        print(f"warning: no contribution ledger: {exc}", file=sys.stderr, flush=True)
+        ledger = None
+    return Accounting(key, ledger, robot.spec)
 
 
 async def _serve(robot: Robot, args: argparse.Namespace) -> int:

@@ -30,10 +30,18 @@ from websockets.asyncio.server import Server, ServerConnection
 from robots.base import Robot, RobotError
 from teleop import effects as fx
 from teleop.control import ControlConfig, ControlLoop
-from teleop.errors import ErrorCode, ProtocolError
+from teleop.errors import ErrorCode, ProtocolError, TeleopError
 from teleop.http import Gate, GateConfig, redact_tokens_in_logs
 from teleop.outbox import Outbox
-from teleop.protocol import MAX_MESSAGE_BYTES, Command, JointsCommand, Message, RobotInfo
+from teleop.protocol import (
+    MAX_MESSAGE_BYTES,
+    Command,
+    JointsCommand,
+    Message,
+    RecordStatus,
+    RobotInfo,
+)
+from teleop.quality.activity import ActivityMeter
 
 if TYPE_CHECKING:
     from teleop.recording_link import RecordingLink
@@ -107,6 +115,8 @@ class TeleopServer:
             on_applied=self._applied_in_loop,
         )
         self.outboxes: dict[int, Outbox] = {}
+        self.activity: dict[int, ActivityMeter] = {}
+        """Per client: time the arm moved while it held the lease (for the ledger)."""
         self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="teleop-io")
         self._states = StateStreamer(self)
         self._frames = FrameStreamer(self, self._pool)
@@ -142,6 +152,7 @@ class TeleopServer:
             close_timeout=2.0,
         )
         self._tasks = [
+            asyncio.create_task(self._close_leftovers(), name="close-leftovers"),
             asyncio.create_task(self._states.run(), name="state-broadcast"),
             asyncio.create_task(self._frames.run(), name="frame-broadcast"),
             asyncio.create_task(self._poll(), name="hub-poll"),
@@ -248,6 +259,45 @@ class TeleopServer:
                     info.lease_held_s,
                 )
 
+    async def _client_left(self, info: fx.ClientInfo) -> None:
+        meter = self.activity.pop(info.client_id, None)
+        active_s = meter.active_s if meter is not None else 0.0
+        log.info("client %d (%s) left after %.1f s of lease, %.1f s active", info.client_id,
+                 info.name or info.principal, info.lease_held_s, active_s)  # fmt: skip
+        if self.recording is None:
+            return
+        aio = asyncio.get_running_loop()
+        try:
+            await aio.run_in_executor(
+                self._pool, self.recording.account_session,
+                info.principal, info.name, info.lease_held_s, active_s,
+            )  # fmt: skip
+        except TeleopError as exc:  # an unreachable ledger must not take the server down
+            log.error("could not record the session in the ledger: %s", exc)
+
+    async def _close_leftovers(self) -> None:
+        if self.recording is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._pool, self.recording.close_leftovers
+            )
+        except (TeleopError, OSError) as exc:
+            log.error("could not check episodes left unsigned: %s", exc)
+
+    async def _check_saved(self) -> None:
+        """Checks, signature and ledger for a saved episode, then tell every client."""
+        assert self.recording is not None
+        try:
+            lines = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self.recording.check_saved
+            )
+        except (TeleopError, OSError) as exc:
+            log.error("could not check the saved episode: %s", exc)
+            lines = [f"not checked: {exc}"]
+        for line in lines:
+            self.broadcast(RecordStatus(False, reason=f"checked: {line}"))
+
     async def _record(self, effect: fx.Effect) -> None:
         """Run a recorder action in a worker thread; report a failure to the operator."""
         aio = asyncio.get_running_loop()
@@ -263,6 +313,8 @@ class TeleopServer:
             return
         if reply is not None:
             self.broadcast(reply)
+        if isinstance(effect, fx.StopRecording):
+            await self._check_saved()
 
     async def _check_recorder(self) -> None:
         failure = self.recording.failed() if self.recording is not None else None

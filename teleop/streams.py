@@ -26,6 +26,7 @@ from teleop.protocol import (
     State,
     encode,
 )
+from teleop.quality.activity import ActivityMeter
 
 if TYPE_CHECKING:
     from robots.base import Frame
@@ -56,6 +57,7 @@ class StateStreamer:
     def __init__(self, server: TeleopServer) -> None:
         self._server = server
         self._client_times: collections.OrderedDict[int, int] = collections.OrderedDict()
+        self._last_holder: int | None = None
 
     def note_command(self, command: Command) -> None:
         """Remember the client's timestamp of ``command``, to echo with its ``seq``."""
@@ -73,10 +75,22 @@ class StateStreamer:
             message = self.build()
             if message is None:
                 continue
+            self._meter_activity(message)
             encoded = encoder(message)
             for cid in self._server.hub.ready_clients():
                 if (outbox := self._server.outboxes.get(cid)) is not None:
                     outbox.stream("state", encoded)
+
+    def _meter_activity(self, state: State) -> None:
+        """Count the time the arm moves under the lease holder, for the ledger."""
+        server = self._server
+        holder = server.hub.holder
+        if holder != self._last_holder and self._last_holder in server.activity:
+            server.activity[self._last_holder].pause()  # no credit for the time without it
+        self._last_holder = holder
+        if holder is not None:
+            meter = server.activity.setdefault(holder, ActivityMeter())
+            meter.update(state.t_ns, state.q)
 
     def push_to(self, cid: int) -> None:
         outbox = self._server.outboxes.get(cid)

@@ -40,6 +40,12 @@ def _run_leader(args: argparse.Namespace) -> list[Figure]:
     return run_leader_bench(seconds=args.seconds)
 
 
+def _run_verify(args: argparse.Namespace) -> list[Figure]:
+    from teleop.bench.verify import run_verify_bench
+
+    return run_verify_bench(seconds=args.seconds)
+
+
 def _run_soak(args: argparse.Namespace) -> list[Figure]:
     from teleop.bench.soak import run_soak_bench
 
@@ -52,9 +58,10 @@ SUITES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "record": _run_record,
     "bus": _run_bus,
     "leader": _run_leader,
+    "verify": _run_verify,
     "soak": _run_soak,
 }
-DEFAULT_SUITES = ("sim", "relay", "record", "bus", "leader")
+DEFAULT_SUITES = ("sim", "relay", "record", "bus", "leader", "verify")
 """What a bare ``teleop bench`` runs; the soak runs only when named."""
 
 

@@ -189,6 +189,11 @@ const handlers = {
       ui.log.add("info", "episode discarded");
     } else if (reason.startsWith("failed")) {
       ui.log.add("error", `recording ${reason}`);
+    } else if (reason.startsWith("saved")) {
+      ui.log.add("ok", reason);
+    } else if (reason.startsWith("checked")) {
+      // The station's quality verdict on the episode just saved.
+      ui.log.add(reason.includes("rejected") ? "warn" : "ok", reason);
     }
     render();
   },
