@@ -207,11 +207,15 @@ class TeleopServer:
             await self._carry_out(self.hub.disconnect(cid, time.monotonic_ns()), 0)
 
     async def _poll(self) -> None:
+        """Twice a second: hello timeouts, a failed recorder, a robot to reconnect."""
         while True:
             await asyncio.sleep(0.5)
-            await self._carry_out(self.hub.poll(time.monotonic_ns()), 0)
-            await self._check_recorder()
-            await self._reconnect_robot()
+            try:
+                await self._carry_out(self.hub.poll(time.monotonic_ns()), 0)
+                await self._check_recorder()
+                await self._reconnect_robot()
+            except Exception:  # one bad round must not stop the next ones
+                log.exception("housekeeping failed; trying again in 0.5 s")
 
     def send(self, cid: int | None, message: Message) -> None:
         """Queue a reply for one client (nothing happens if it has gone)."""
