@@ -12,6 +12,7 @@ import http
 import logging
 import mimetypes
 import re
+import weakref
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -69,11 +70,15 @@ class Gate:
 
     def __init__(self, config: GateConfig) -> None:
         self.config = config
-        self._identities: dict[int, Identity] = {}
+        # Weak keys: a connection that passed this gate but never reached the handler
+        # (it dropped mid-handshake) leaves nothing behind.
+        self._identities: weakref.WeakKeyDictionary[ServerConnection, Identity] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def identity(self, connection: ServerConnection) -> Identity:
         """The identity checked at this connection's handshake (and forget it)."""
-        return self._identities.pop(id(connection))
+        return self._identities.pop(connection)
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
@@ -93,7 +98,7 @@ class Gate:
             return _plain(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
         if not upgrade:
             return _plain(http.HTTPStatus.UPGRADE_REQUIRED, "this is the websocket endpoint\n")
-        self._identities[id(connection)] = identity
+        self._identities[connection] = identity
         return None
 
     def _origin_allowed(self, headers: Headers) -> bool:
