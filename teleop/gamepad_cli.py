@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
-import logging
 import os
 import signal
 import socket
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -28,6 +25,7 @@ from teleop.clients.gamepad.layouts import LAYOUTS, PLAYSTATION, XBOX
 from teleop.clients.gamepad.mapfile import Overrides, load_overrides
 from teleop.clients.gamepad.mapping import BUTTON_ROLES, Feel
 from teleop.clients.gamepad.status import Status, format_status
+from teleop.clients.status_line import StatusLine, logs_clear_status
 from teleop.errors import ConfigError
 
 TOKEN_ENV = "TELEOP_TOKEN"
@@ -188,7 +186,7 @@ async def _run(config: AppConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    with Pad() as pad, _logs_clear_status(printer):
+    with Pad() as pad, logs_clear_status(printer):
         app = asyncio.create_task(GamepadApp(config, pad, on_status=printer).run())
         stopper = asyncio.create_task(stop.wait())
         try:
@@ -203,57 +201,15 @@ async def _run(config: AppConfig) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _logs_clear_status(printer: StatusPrinter) -> Iterator[None]:
-    """Erase the status line before each log line, so the two never share a line."""
-
-    def clear(record: logging.LogRecord) -> bool:
-        printer.clear()
-        return True
-
-    handlers = list(logging.getLogger().handlers)
-    for handler in handlers:
-        handler.addFilter(clear)
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            handler.removeFilter(clear)
-
-
-class StatusPrinter:
-    """Prints the status: rewritten in place on a terminal, one line per change elsewhere."""
+class StatusPrinter(StatusLine[Status]):
+    """The gamepad's status line; in a log file, changes of state, not every force or
+    timer tick."""
 
     def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._tty = stream.isatty()
-        self._width = 0
-        self._last_key: Status | None = None
+        super().__init__(stream, format_status, _change_key)
 
-    def __call__(self, status: Status) -> None:
-        line = format_status(status)
-        if self._tty:
-            self._stream.write("\r" + line.ljust(self._width))
-            self._width = len(line)
-        else:
-            # In a log file, print changes of state, not every force or timer tick.
-            key = dataclasses.replace(
-                status, force_n=float(round(status.force_n)), elapsed_s=0.0, retry_in_s=None
-            )
-            if key == self._last_key:
-                return
-            self._last_key = key
-            self._stream.write(line + "\n")
-        self._stream.flush()
 
-    def clear(self) -> None:
-        """Erase the status line from a terminal (it comes back with the next status)."""
-        if self._tty and self._width:
-            self._stream.write("\r" + " " * self._width + "\r")
-            self._stream.flush()
-            self._width = 0
-
-    def finish(self) -> None:
-        if self._tty and self._width:
-            self._stream.write("\n")
-            self._stream.flush()
+def _change_key(status: Status) -> Status:
+    return dataclasses.replace(
+        status, force_n=float(round(status.force_n)), elapsed_s=0.0, retry_in_s=None
+    )

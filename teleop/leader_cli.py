@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import os
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -25,6 +22,7 @@ from teleop.clients.leader.config import LeaderConfig
 from teleop.clients.leader.errors import LeaderError
 from teleop.clients.leader.feedback import FeedbackConfig
 from teleop.clients.leader.status import Status, format_status
+from teleop.clients.status_line import StatusLine, logs_clear_status
 
 TOKEN_ENV = "TELEOP_TOKEN"
 MAX_NAME_CHARS = 64
@@ -151,7 +149,7 @@ async def _run(config: LeaderConfig) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     _read_commands(loop, app, printer)
-    with _logs_clear_status(printer):
+    with logs_clear_status(printer):
         task = asyncio.create_task(app.run())
         stopper = asyncio.create_task(stop.wait())
         try:
@@ -187,72 +185,21 @@ def _read_commands(loop: asyncio.AbstractEventLoop, app: LeaderApp, printer: Sta
         threading.Thread(target=reader, name="leader-stdin", daemon=True).start()
 
 
-@contextlib.contextmanager
-def _logs_clear_status(printer: StatusPrinter) -> Iterator[None]:
-    """Erase the status line before each log line, so the two never share a line."""
-
-    def clear(record: logging.LogRecord) -> bool:
-        printer.clear()
-        return True
-
-    handlers = list(logging.getLogger().handlers)
-    for handler in handlers:
-        handler.addFilter(clear)
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            handler.removeFilter(clear)
-
-
-class StatusPrinter:
-    """Prints the status: rewritten in place on a terminal, one line per change elsewhere.
-
-    Off a terminal (a log file, a test's pipe), a line is printed when the phase, the
-    link, the fault, the e-stop or the note changes, not for every new load reading.
-    """
+class StatusPrinter(StatusLine[Status]):
+    """The leader's status line; in a log file, a line when the phase, the link, the
+    fault, the e-stop or the note changes, not for every new load reading."""
 
     def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._tty = stream.isatty()
-        self._width = 0
-        self._last_key: tuple[object, ...] | None = None
+        super().__init__(stream, format_status, _change_key)
 
-    def __call__(self, status: Status) -> None:
-        line = format_status(status)
-        if self._tty:
-            self._stream.write("\r" + line.ljust(self._width))
-            self._width = len(line)
-        else:
-            key = (
-                status.link,
-                status.phase,
-                status.mismatch.split(" ")[0],
-                status.leader_fault,
-                status.estop,
-                status.lease,
-                status.note,
-            )
-            if key == self._last_key:
-                return
-            self._last_key = key
-            self._stream.write(line + "\n")
-        self._stream.flush()
 
-    def say(self, text: str) -> None:
-        """A message of its own line."""
-        self.clear()
-        self._stream.write(text + "\n")
-        self._stream.flush()
-
-    def clear(self) -> None:
-        """Erase the status line from a terminal (it comes back with the next status)."""
-        if self._tty and self._width:
-            self._stream.write("\r" + " " * self._width + "\r")
-            self._stream.flush()
-            self._width = 0
-
-    def finish(self) -> None:
-        if self._tty and self._width:
-            self._stream.write("\n")
-            self._stream.flush()
+def _change_key(status: Status) -> tuple[object, ...]:
+    return (
+        status.link,
+        status.phase,
+        status.mismatch.split(" ")[0],
+        status.leader_fault,
+        status.estop,
+        status.lease,
+        status.note,
+    )
