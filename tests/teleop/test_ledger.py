@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from teleop.cli import _Parser
+from teleop.cli.ledger import add_ledger_parser
 from teleop.ledger import EpisodeEntry, Ledger, LedgerError, redact
-from teleop.ledger_cli import add_ledger_parser
 from teleop.quality.activity import ActivityMeter
 
 INSTALL = "apt-get update && apt-get install -y postgresql"

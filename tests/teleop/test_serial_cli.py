@@ -20,7 +20,7 @@ from robots.serial.bus import FeetechBus
 from robots.serial.calibration import Calibration
 from robots.serial.emulator import BusEmulator
 from robots.serial.so101 import JOINT_NAMES
-from teleop.serial_cli import (
+from teleop.cli.serial import (
     add_calibrate_parser,
     add_emulate_bus_parser,
     calibrate_arm,

@@ -30,10 +30,10 @@ from qualitykit import (
 
 from robots.base import RobotSpec
 from teleop.cli import _Parser
+from teleop.cli.verify import SHORT, add_verify_parser
 from teleop.episode_close import close_episode
 from teleop.quality.assess import CHECK_NAMES
 from teleop.signing import StationKey
-from teleop.verify_cli import SHORT, add_verify_parser
 
 __all__ = ["dataset", "key", "recorded", "spec"]  # fixtures
 

@@ -14,8 +14,8 @@ import pytest
 from recorder_readback import check_format, file_hashes, read_dataset
 
 from robots.base import Robot
+from teleop.cli.recover import add_recover_parser
 from teleop.recorder import Recorder, RecorderConfig
-from teleop.recover_cli import add_recover_parser
 
 CHILD = Path(__file__).with_name("record_child.py")
 

@@ -19,9 +19,9 @@ import pytest
 from serverkit import serving
 
 from teleop.cli import _Parser
+from teleop.cli.gamepad import StatusPrinter, add_gamepad_parser
 from teleop.clients.gamepad.gate import Drive
 from teleop.clients.gamepad.status import Link, Status
-from teleop.gamepad_cli import StatusPrinter, add_gamepad_parser
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from leaderkit import LEADER
 
+from teleop.cli.leader import StatusPrinter, add_leader_parser, run_leader
 from teleop.clients.leader.app import LeaderApp
 from teleop.clients.leader.config import LeaderConfig
 from teleop.clients.leader.engage import Phase
 from teleop.clients.leader.status import Link, Status, format_status
-from teleop.leader_cli import StatusPrinter, add_leader_parser, run_leader
 
 
 def parse(*argv: str) -> argparse.Namespace:

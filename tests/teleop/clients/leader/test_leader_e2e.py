@@ -129,17 +129,6 @@ def test_feedback_pushes_back_on_the_leaders_gripper_while_the_follower_grasps(
     run(scenario())
 
 
-# Runs the real `teleop` entry point with `leader` registered, whether or not teleop.cli
-# lists it yet.
-_MAIN = (
-    "import sys\n"
-    "from teleop import cli, leader_cli\n"
-    "if leader_cli.add_leader_parser not in cli.SUBCOMMANDS:\n"
-    "    cli.SUBCOMMANDS.append(leader_cli.add_leader_parser)\n"
-    "sys.exit(cli.main(sys.argv[1:]))\n"
-)
-
-
 def _lines_until(proc: subprocess.Popen[str], needle: str, timeout_s: float) -> list[str]:
     assert proc.stdout is not None
     lines: list[str] = []
@@ -169,7 +158,7 @@ def test_the_cli_names_the_joint_that_is_off_resets_the_estop_and_stops_on_sigin
     off = 1.0 if q0[3] < 0.3 else -1.0
     with leader_arm(moved({3: q0[3] + off}, q0)) as hand:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _MAIN, "leader", "--serial-port", hand.path,
+            [sys.executable, "-m", "teleop.cli", "leader", "--serial-port", hand.path,
              "--url", station.url, "--calibration", str(tmp_path / "leader.json")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},

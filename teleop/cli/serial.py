@@ -51,7 +51,8 @@ def _baud(text: str) -> int:
     value = int(text)
     if value not in BAUD_CODES:
         raise argparse.ArgumentTypeError(
-            f"{text} is not an STS baud rate; use one of {', '.join(map(str, BAUD_CODES))}")
+            f"{text} is not an STS baud rate; use one of {', '.join(map(str, BAUD_CODES))}"
+        )
     return value
 
 
@@ -64,34 +65,73 @@ def add_emulate_bus_parser(sub: argparse._SubParsersAction[argparse.ArgumentPars
         "pulls the cable, or plugs it back in.",
     )
     parser.add_argument("--servos", type=_servo_count, default=6, help="servo count (default 6)")
-    parser.add_argument("--baud", type=_baud, default=1_000_000,
-                        help="emulated bus speed in bit/s (default 1000000)")
-    parser.add_argument("--drop", type=_probability, default=0.0, metavar="P",
-                        help="probability that a reply is dropped")
-    parser.add_argument("--corrupt", type=_probability, default=0.0, metavar="P",
-                        help="probability that a reply has a bad checksum")
-    parser.add_argument("--delay-ms", type=_seconds, default=0.0, metavar="MS",
-                        help="extra delay before every reply, in ms")
-    parser.add_argument("--pull-after", type=_seconds, metavar="S",
-                        help="pull the cable S seconds after start")
-    parser.add_argument("--return-after", type=_seconds, metavar="S",
-                        help="plug it back S seconds after it was pulled (implies a --link)")
-    parser.add_argument("--link", type=Path, metavar="PATH",
-                        help="keep a symlink here that follows the terminal across cable pulls; "
-                        "it is printed instead of /dev/pts/N")
-    parser.add_argument("--obstacle", type=int, metavar="TICK",
-                        help="an object the last servo (the gripper) closes on, at TICK")
+    parser.add_argument(
+        "--baud",
+        type=_baud,
+        default=1_000_000,
+        help="emulated bus speed in bit/s (default 1000000)",
+    )
+    parser.add_argument(
+        "--drop",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability that a reply is dropped",
+    )
+    parser.add_argument(
+        "--corrupt",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability that a reply has a bad checksum",
+    )
+    parser.add_argument(
+        "--delay-ms",
+        type=_seconds,
+        default=0.0,
+        metavar="MS",
+        help="extra delay before every reply, in ms",
+    )
+    parser.add_argument(
+        "--pull-after", type=_seconds, metavar="S", help="pull the cable S seconds after start"
+    )
+    parser.add_argument(
+        "--return-after",
+        type=_seconds,
+        metavar="S",
+        help="plug it back S seconds after it was pulled (implies a --link)",
+    )
+    parser.add_argument(
+        "--link",
+        type=Path,
+        metavar="PATH",
+        help="keep a symlink here that follows the terminal across cable pulls; "
+        "it is printed instead of /dev/pts/N",
+    )
+    parser.add_argument(
+        "--obstacle",
+        type=int,
+        metavar="TICK",
+        help="an object the last servo (the gripper) closes on, at TICK",
+    )
     parser.add_argument("--seed", type=int, help="seed of the fault draws")
     parser.set_defaults(run=run_emulate_bus)
 
 
 def run_emulate_bus(args: argparse.Namespace) -> int:
-    faults = FaultConfig(args.drop, args.corrupt, args.delay_ms / 1000.0,
-                         args.pull_after, args.return_after)
+    faults = FaultConfig(
+        args.drop, args.corrupt, args.delay_ms / 1000.0, args.pull_after, args.return_after
+    )
     physics = {} if args.obstacle is None else {args.servos: ServoPhysics(obstacle=args.obstacle)}
     with _link_path(args.link, args.return_after is not None) as link:
-        emu = BusEmulator(args.servos, baudrate=args.baud, faults=faults, link=link,
-                          physics=physics, seed=args.seed)
+        emu = BusEmulator(
+            args.servos,
+            baudrate=args.baud,
+            faults=faults,
+            link=link,
+            physics=physics,
+            seed=args.seed,
+        )
         stop = threading.Event()
         with emu, _signals(stop, emu):
             print(emu.path, flush=True)
@@ -134,14 +174,28 @@ def add_calibrate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
         description="Walk through calibrating an SO-101 arm (servo ids 1-6, gripper last): "
         "torque off, the middle pose, then each joint's full range. Writes a JSON file.",
     )
-    parser.add_argument("--serial-port", required=True, metavar="DEV",
-                        help="the arm's serial device, e.g. /dev/ttyACM0")
-    parser.add_argument("--out", type=Path, default=default_calibration_path(), metavar="FILE",
-                        help=f"calibration file to write (default {default_calibration_path()})")
+    parser.add_argument(
+        "--serial-port",
+        required=True,
+        metavar="DEV",
+        help="the arm's serial device, e.g. /dev/ttyACM0",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=default_calibration_path(),
+        metavar="FILE",
+        help=f"calibration file to write (default {default_calibration_path()})",
+    )
     parser.add_argument("--baud", type=_baud, default=1_000_000, help="bus speed in bit/s")
-    parser.add_argument("--invert", action="append", default=[], choices=JOINT_NAMES[:-1],
-                        metavar="JOINT", help="a joint whose angle falls as its ticks rise "
-                        "(repeatable)")
+    parser.add_argument(
+        "--invert",
+        action="append",
+        default=[],
+        choices=JOINT_NAMES[:-1],
+        metavar="JOINT",
+        help="a joint whose angle falls as its ticks rise (repeatable)",
+    )
     parser.set_defaults(run=run_calibrate)
 
 
@@ -162,7 +216,10 @@ def run_calibrate(args: argparse.Namespace, prompt: Prompt = input) -> int:
 
 
 def calibrate_arm(
-    bus: FeetechBus, prompt: Prompt, say: Say, invert: Sequence[str] = (),
+    bus: FeetechBus,
+    prompt: Prompt,
+    say: Say,
+    invert: Sequence[str] = (),
     ids: Sequence[int] = (1, 2, 3, 4, 5, 6),
 ) -> Calibration:
     """Calibrate an SO-101 through ``prompt`` (which returns when the person is ready).
@@ -174,8 +231,10 @@ def calibrate_arm(
     steps.check_servos(bus, ids)
     steps.release(bus, ids)
     say("Torque is off: the arm can be moved by hand.")
-    prompt("1/2 Put every joint in the middle of its range, with the gripper CLOSED, "
-           "then press Enter: ")
+    prompt(
+        "1/2 Put every joint in the middle of its range, with the gripper CLOSED, "
+        "then press Enter: "
+    )
     middle = steps.read_positions(bus, ids)
     pressed = threading.Event()
 
@@ -187,9 +246,12 @@ def calibrate_arm(
 
     threading.Thread(target=wait_for_enter, daemon=True).start()
     low, high = steps.record_ranges(bus, ids, pressed.is_set, names=names)
-    calibration = steps.build_calibration(JOINT_NAMES, ids, middle, low, high,
-                                          dict.fromkeys(invert, -1))
+    calibration = steps.build_calibration(
+        JOINT_NAMES, ids, middle, low, high, dict.fromkeys(invert, -1)
+    )
     for name, joint in zip(calibration.names, calibration.joints, strict=True):
-        say(f"  {name:<14} id {joint.id}  range {joint.range_min:>4}..{joint.range_max:<4} "
-            f"homing {joint.homing_offset:>4}  direction {joint.direction:+d}")
+        say(
+            f"  {name:<14} id {joint.id}  range {joint.range_min:>4}..{joint.range_max:<4} "
+            f"homing {joint.homing_offset:>4}  direction {joint.direction:+d}"
+        )
     return calibration

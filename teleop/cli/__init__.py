@@ -1,4 +1,5 @@
-"""The ``teleop`` command line. Only this module (and the bench report) prints.
+"""The ``teleop`` command line: one module per subcommand in this package. Only the
+command line (this package and the bench report) prints; libraries log.
 
 Each subcommand registers itself in ``SUBCOMMANDS``; bad arguments give a one-line
 error and exit status 2.
@@ -8,18 +9,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from teleop.bench.cli import add_bench_parser
-from teleop.gamepad_cli import add_gamepad_parser
-from teleop.leader_cli import add_leader_parser
-from teleop.ledger_cli import add_ledger_parser
-from teleop.recover_cli import add_recover_parser
-from teleop.serial_cli import add_calibrate_parser, add_emulate_bus_parser
-from teleop.serve_cli import add_serve_parser
-from teleop.verify_cli import add_verify_parser
+from teleop.cli.gamepad import add_gamepad_parser
+from teleop.cli.leader import add_leader_parser
+from teleop.cli.ledger import add_ledger_parser
+from teleop.cli.recover import add_recover_parser
+from teleop.cli.serial import add_calibrate_parser, add_emulate_bus_parser
+from teleop.cli.serve import add_serve_parser
+from teleop.cli.verify import add_verify_parser
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -65,7 +65,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
