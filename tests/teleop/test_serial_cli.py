@@ -27,20 +27,9 @@ from teleop.cli.serial import (
     run_calibrate,
 )
 
-# Runs the real `teleop` entry point with these subcommands registered, whether or not
-# teleop.cli lists them yet.
-_MAIN = (
-    "import sys\n"
-    "from teleop import cli, serial_cli\n"
-    "for add in (serial_cli.add_emulate_bus_parser, serial_cli.add_calibrate_parser):\n"
-    "    if add not in cli.SUBCOMMANDS:\n"
-    "        cli.SUBCOMMANDS.append(add)\n"
-    "sys.exit(cli.main(sys.argv[1:]))\n"
-)
-
 
 def _teleop(*args: str, **kwargs: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", _MAIN, *args], text=True,
+    return subprocess.Popen([sys.executable, "-m", "teleop.cli", *args], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
 
 
