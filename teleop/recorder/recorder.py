@@ -256,10 +256,7 @@ class Recorder:
             finished = episode.finish(t_stop, end)
             if not finished.output.rows:
                 episode.remove_journal()
-                raise RecorderStateError(
-                    "the episode has no rows: no control ticks arrived (is the control loop "
-                    "calling on_tick?) or it was stopped at once; nothing was written"
-                )
+                raise RecorderStateError(_no_rows_reason(episode, finished))
             complete = reason == "stop" and finished.error is None and finished.rows_lost == 0
             if finished.error is not None:
                 reason = f"failed: {finished.error}"
@@ -326,6 +323,22 @@ class Recorder:
                     f"{cause}; recording stopped, episode {summary.episode_index} "
                     f"kept as incomplete ({summary.length} rows)"
                 )
+
+
+def _no_rows_reason(episode: EpisodeRecording, finished: Finished) -> str:
+    """Why an episode ended with nothing to publish, in the operator's terms."""
+    taken = episode.frames
+    if taken and finished.error is not None:
+        return (
+            f"episode {episode.episode_index} lost: none of its {taken} rows had their video "
+            f"frames on disk before the failure; nothing was written"
+        )
+    if taken:
+        return f"the episode's {taken} rows have no video frames; nothing was written"
+    return (
+        "the episode has no rows: no control ticks arrived (is the control loop "
+        "calling on_tick?) or it was stopped at once; nothing was written"
+    )
 
 
 def _spec_order(spec: RobotSpec, name: str) -> int:

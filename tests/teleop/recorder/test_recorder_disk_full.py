@@ -16,6 +16,7 @@ from recorder_readback import check_format, file_hashes, read_dataset
 from robots.base import Robot
 from teleop.bench.record import DriveLoop
 from teleop.recorder import Recorder, RecorderConfig, RecorderIOError
+from teleop.recorder.video import count_frames
 
 
 @pytest.fixture
@@ -49,6 +50,17 @@ def fill(path: Path) -> None:
         os.close(fd)
 
 
+def wait_for_frames_on_disk(journal: Path, robot: Robot, frames: int) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        videos = [next(journal.glob(f"*/{c.name}.mp4"), None) for c in robot.spec.cameras]
+        counts = [count_frames(v) if v is not None else 0 for v in videos]
+        if min(counts) >= frames:
+            return
+        assert time.monotonic() < deadline, f"the encoder wrote only {counts} frames in 20 s"
+        time.sleep(0.05)
+
+
 def test_disk_full_closes_the_episode_and_teleop_goes_on(
     small_disk: Path, fake_robot: Robot
 ) -> None:
@@ -62,6 +74,9 @@ def test_disk_full_closes_the_episode_and_teleop_goes_on(
         first = file_hashes(config.root, "file-000")
         recorder.start("while the disk fills", "alice")
         time.sleep(0.8)
+        # The claim is about frames already on disk: on a loaded machine the encoder may
+        # lag the capture, so wait (bounded) until both cameras' videos hold 15 frames.
+        wait_for_frames_on_disk(config.root / "journal", fake_robot, 15)
         fill(small_disk / "filler")
         deadline = time.monotonic() + 20
         while recorder.status.active or "episode 1" not in (recorder.failed() or ""):
