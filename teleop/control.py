@@ -30,7 +30,14 @@ from teleop import safety
 from teleop.defaults import MAX_RATE_HZ
 from teleop.errors import ConfigError
 from teleop.recorder import TickSample
-from teleop.safety import FilterState, ReceivedJoints, ReceivedVelocity, SafetyConfig, TickResult
+from teleop.safety import (
+    FilterState,
+    ReceivedJoints,
+    ReceivedVelocity,
+    SafetyConfig,
+    SafetyCounters,
+    TickResult,
+)
 from teleop.tickstats import LoopStats, TickStats
 
 log = logging.getLogger(__name__)
@@ -71,7 +78,7 @@ class LoopSnapshot:
         seq: ``seq`` of the last command applied, or None.
         estop: Whether the e-stop is latched.
         hold: Why the arm is not following the operator (``"none"`` when it is).
-        safety: Safety counters by name.
+        safety: The safety counters (``as_dict()`` gives them by name).
         fault: The robot's last error, or None while healthy.
     """
 
@@ -80,7 +87,7 @@ class LoopSnapshot:
     seq: int | None
     estop: bool
     hold: str
-    safety: dict[str, int]
+    safety: SafetyCounters
     fault: str | None
 
 
@@ -237,7 +244,7 @@ class ControlLoop:
             seq=result.state.applied_seq,
             estop=result.state.estop,
             hold=result.hold.value,
-            safety=result.state.counters.as_dict(),
+            safety=result.state.counters,
             fault=self.fault,
         )
         if self._on_tick is not None:

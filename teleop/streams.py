@@ -117,7 +117,7 @@ class StateStreamer:
             recording=self._recording(),
             grasp_force=_finite(s.grasp_force),
             loop=LoopStats(stats.rate_hz, stats.jitter_p99_ms, stats.overruns),
-            safety=snap.safety,
+            safety=snap.safety.as_dict(),
             faults=faults,
             t_client_ns=self._client_times.get(snap.seq) if snap.seq is not None else None,
         )

@@ -115,7 +115,8 @@ class SimWorld:
         vel = np.array([s[1] for s in states])
         eff = np.array([s[3] for s in states])
         travel = self.model.finger_travel_m
-        q = np.append(pos[:n_arm], np.mean(pos[n_arm:]) / travel)
+        # The solver lets fingers overshoot their stops by ~1e-7 m; the opening stays in [0, 1].
+        q = np.append(pos[:n_arm], np.clip(np.mean(pos[n_arm:]) / travel, 0.0, 1.0))
         dq = np.append(vel[:n_arm], np.mean(vel[n_arm:]) / travel)
         ee_force, per_finger = self._contact_forces()
         grasp = float(min(per_finger)) if len(per_finger) > 1 else 0.0

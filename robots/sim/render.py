@@ -7,8 +7,7 @@ renders each camera when it is due, and writes the image with the snapshot's ``t
 into a per-camera shared-memory slot. So a frame always carries the time of the state
 it shows, and rendering never holds the control process's GIL.
 
-Both channels are seqlocks: the writer makes the counter odd, writes, then makes it
-even; a reader retries if the counter was odd or changed while it copied.
+Both channels are seqlocks (``robots.sim.seqlock``).
 """
 
 from __future__ import annotations
@@ -20,15 +19,15 @@ import multiprocessing as mp
 import multiprocessing.synchronize
 import os
 import time
-from multiprocessing import shared_memory
 from typing import Any
 
 import numpy as np
 import pybullet as pb
 
-from robots.base import Camera, CameraSpec, FloatArray, Frame, RobotIOError
+from robots.base import Camera, CameraSpec, FloatArray, Frame
 from robots.sim.arms import ArmModel, arm_model
 from robots.sim.scene import Scene, build_scene
+from robots.sim.seqlock import SeqLockBuffer
 
 log = logging.getLogger(__name__)
 
@@ -44,58 +43,7 @@ RENDER_NICENESS = 10
 """On a busy machine cameras give up frames before the server gives up time."""
 
 
-class _SeqLockBuffer:
-    """A shared-memory block: int64 header ``[seq, *fields]`` then a payload array."""
-
-    def __init__(
-        self, n_fields: int, shape: tuple[int, ...], dtype: Any, name: str | None = None
-    ) -> None:
-        header = 8 * (1 + n_fields)
-        size = header + int(np.prod(shape)) * np.dtype(dtype).itemsize
-        self.owner = name is None
-        self.shm = shared_memory.SharedMemory(name=name, create=self.owner, size=size)
-        self.header = np.ndarray((1 + n_fields,), dtype=np.int64, buffer=self.shm.buf)
-        self.payload = np.ndarray(shape, dtype=dtype, buffer=self.shm.buf, offset=header)
-        if self.owner:
-            self.header[:] = 0
-
-    @property
-    def name(self) -> str:
-        return self.shm.name
-
-    def write(self, fields: tuple[int, ...], payload: np.ndarray) -> None:
-        self.header[0] += 1
-        self.header[1:] = fields
-        self.payload[...] = payload
-        self.header[0] += 1
-
-    def read(self) -> tuple[int, tuple[int, ...], np.ndarray] | None:
-        """``(seq, fields, payload copy)``, or None if nothing was ever written."""
-        for _ in range(1000):
-            seq = int(self.header[0])
-            if seq == 0:
-                return None
-            if seq % 2 == 0:
-                fields = tuple(int(v) for v in self.header[1:])
-                payload = self.payload.copy()
-                if int(self.header[0]) == seq:
-                    return seq, fields, payload
-            time.sleep(0)
-        raise RobotIOError("shared-memory channel stayed busy; the writer may have died")
-
-    def seq(self) -> int:
-        return int(self.header[0])
-
-    def close(self) -> None:
-        # Drop the numpy views first: SharedMemory cannot close while they export buf.
-        del self.header, self.payload
-        self.shm.close()
-        if self.owner:
-            with contextlib.suppress(FileNotFoundError):
-                self.shm.unlink()
-
-
-class SnapshotChannel(_SeqLockBuffer):
+class SnapshotChannel(SeqLockBuffer):
     """The physics-to-renderer channel: header ``[seq, t_ns]``, payload the snapshot."""
 
     def __init__(self, size: int, name: str | None = None) -> None:
@@ -105,7 +53,7 @@ class SnapshotChannel(_SeqLockBuffer):
         self.write((t_ns,), snapshot)
 
 
-class FrameChannel(_SeqLockBuffer):
+class FrameChannel(SeqLockBuffer):
     """One camera's slot: header ``[seq, frame_seq, t_ns]``, payload an HxWx3 image."""
 
     def __init__(self, spec: CameraSpec, name: str | None = None) -> None:

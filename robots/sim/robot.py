@@ -1,17 +1,17 @@
 """``SimRobot``: the PyBullet arm behind the ``Robot`` interface.
 
-In realtime mode (the default, for teleoperation) a physics thread steps at 240 Hz on
-absolute deadlines and caches the newest state, so ``read()`` and ``command()`` only
-touch memory under a lock. With ``realtime=False`` nothing runs in the background:
-``step()`` advances the physics, time is the sim's own, and the same seed and the
-same calls give the same states.
+In realtime mode (the default, for teleoperation) a physics process steps at 240 Hz on
+absolute deadlines (``robots.sim.physics_process``), so ``read()`` and ``command()``
+only touch shared memory and never wait on a physics step. With ``realtime=False`` the
+world lives in this process and nothing runs in the background: ``step()`` advances
+the physics, time is the sim's own, and the same seed and the same calls give the same
+states.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping, Sequence
 
 from robots.base import (
@@ -23,16 +23,14 @@ from robots.base import (
     RobotState,
 )
 from robots.base import Robot as _Robot
-from robots.realtime import raise_thread_priority
 from robots.sim.arms import arm_model
-from robots.sim.physics import STEP_NS, SimWorld
+from robots.sim.physics import SimWorld
+from robots.sim.physics_process import PhysicsProcess
 from robots.sim.render import RENDERERS, RenderProcess
 
 log = logging.getLogger(__name__)
 
 CAMERA_NAMES = ("front", "wrist")
-MAX_CATCH_UP_STEPS = 24
-"""Physics steps run back to back to catch up after a stall (0.1 s of sim time)."""
 
 
 class SimRobot(_Robot):
@@ -41,7 +39,7 @@ class SimRobot(_Robot):
     Args:
         arm: ``"so101"`` (the default 5-joint arm) or ``"panda"``.
         gui: Open a PyBullet window; headless (``DIRECT``) otherwise.
-        realtime: Keep sim time in step with the wall clock (a background thread).
+        realtime: Keep sim time in step with the wall clock (a physics process).
         seed: Seed of the object placement on ``connect()`` and ``reset()``.
         cameras: Camera names (``"front"``, ``"wrist"``) or specs; ``()`` for none.
         camera_width: Image width in [pixels] for cameras given by name.
@@ -74,14 +72,9 @@ class SimRobot(_Robot):
         self._seed = seed
         self._renderer_choice = renderer
         self._lock = threading.Lock()
-        self._world: SimWorld | None = None
+        self._world: SimWorld | None = None  # realtime=False: the world, in this process
+        self._physics: PhysicsProcess | None = None  # realtime=True: the physics process
         self._render: RenderProcess | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._state: RobotState | None = None
-        self._pending: FloatArray | None = None
-        self.late_steps = 0
-        """Physics steps dropped because the thread fell more than 0.1 s behind."""
 
     @property
     def cameras(self) -> Mapping[str, Camera]:
@@ -95,11 +88,20 @@ class SimRobot(_Robot):
     @property
     def physics_steps(self) -> int:
         """Physics steps taken since the last reset."""
+        if self._physics is not None:
+            return self._physics.read()[1]
         return self._world.steps if self._world is not None else 0
+
+    @property
+    def late_steps(self) -> int:
+        """Physics steps dropped because the physics fell more than 0.1 s behind."""
+        return self._physics.read()[2] if self._physics is not None else 0
 
     def object_poses(self) -> dict[str, tuple[FloatArray, FloatArray]]:
         """Each object's position [m] and quaternion (xyzw) in the world, by name."""
         self._require_connected("object_poses()")
+        if self._physics is not None:
+            return self._physics.object_poses()
         with self._lock:
             return self._require_world().scene.object_poses()
 
@@ -108,11 +110,13 @@ class SimRobot(_Robot):
         self._require_connected("reset()")
         if seed is not None:
             self._seed = seed
+        if self._physics is not None:
+            self._physics.reset(self._seed)
+            return
         with self._lock:
             world = self._require_world()
             world.reset(self._seed)
-            self._pending = None
-            self._publish(world, self._now_ns(world))
+            self._publish(world)
 
     def step(self, n: int = 1) -> None:
         """Advance the physics by ``n`` steps of 1/240 s; only with ``realtime=False``."""
@@ -123,28 +127,13 @@ class SimRobot(_Robot):
             world = self._require_world()
             for _ in range(n):
                 world.step()
-            self._publish(world, world.sim_time_ns)
+            self._publish(world)
 
     def _connect(self) -> None:
-        world = SimWorld(self._model, self.spec, gui=self._gui)
-        try:
-            world.reset(self._seed)
-            if self.spec.cameras:
-                self._render = RenderProcess(
-                    self._arm, self.spec.cameras, world.scene.snapshot_size, self._renderer_choice
-                )
-                self._render.start()
-        except Exception:
-            world.close()
-            raise
-        self._world = world
-        self._publish(world, self._now_ns(world))
         if self.realtime:
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._physics_loop, name="sim-physics", daemon=True
-            )
-            self._thread.start()
+            self._connect_process()
+        else:
+            self._connect_in_process()
         log.info(
             "sim arm '%s' connected (realtime=%s, cameras=%s)",
             self._arm,
@@ -152,68 +141,74 @@ class SimRobot(_Robot):
             [c.name for c in self.spec.cameras],
         )
 
-    def _disconnect(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+    def _connect_process(self) -> None:
+        physics = PhysicsProcess(self._arm, self.spec, self._seed, self._gui)
+        try:
+            physics.start()
+            self._render = self._start_renderer(physics.snapshot_size)
+            if self._render is not None:
+                physics.attach_renderer(self._render.snapshots.name)
+        except Exception:
+            self._stop_renderer()
+            physics.stop()
+            raise
+        self._physics = physics
+
+    def _connect_in_process(self) -> None:
+        world = SimWorld(self._model, self.spec, gui=self._gui)
+        try:
+            world.reset(self._seed)
+            self._render = self._start_renderer(world.scene.snapshot_size)
+        except Exception:
+            world.close()
+            raise
+        self._world = world
+        self._publish(world)
+
+    def _start_renderer(self, snapshot_size: int) -> RenderProcess | None:
+        if not self.spec.cameras:
+            return None
+        render = RenderProcess(self._arm, self.spec.cameras, snapshot_size, self._renderer_choice)
+        render.start()
+        return render
+
+    def _stop_renderer(self) -> None:
         if self._render is not None:
             self._render.stop()
             self._render = None
+
+    def _disconnect(self) -> None:
+        if self._physics is not None:
+            self._physics.stop()
+            self._physics = None
+        self._stop_renderer()
         if self._world is not None:
             self._world.close()
             self._world = None
 
     def _read(self) -> RobotState:
-        if self.realtime:
-            state = self._state
-            if self._thread is None or not self._thread.is_alive():
-                raise RobotIOError("the sim physics thread has stopped; reconnect the robot")
-            assert state is not None
-            return state
+        if self._physics is not None:
+            return self._physics.read()[0]
         with self._lock:
             world = self._require_world()
             return world.read_state(world.sim_time_ns)
 
     def _send(self, q: FloatArray) -> None:
-        if self.realtime:
-            self._pending = q  # the physics thread applies it before its next step
+        if self._physics is not None:
+            self._physics.send(q)  # applied before the physics process's next step
             return
         with self._lock:
             self._require_world().set_target(q)
-
-    def _now_ns(self, world: SimWorld) -> int:
-        return time.monotonic_ns() if self.realtime else world.sim_time_ns
 
     def _require_world(self) -> SimWorld:
         if self._world is None:
             raise RobotIOError("the sim world is closed")
         return self._world
 
-    def _publish(self, world: SimWorld, t_ns: int) -> None:
-        """Cache the state for ``read()`` and hand a snapshot to the renderer."""
-        self._state = world.read_state(t_ns)
+    def _publish(self, world: SimWorld) -> None:
+        """Hand a snapshot to the renderer (``realtime=False``: after each step)."""
         if self._render is not None:
-            self._render.snapshots.publish(t_ns, world.scene.snapshot())
-
-    def _physics_loop(self) -> None:
-        raise_thread_priority("sim physics")
-        deadline = time.monotonic_ns()
-        while not self._stop.is_set():
-            with self._lock:
-                world = self._require_world()
-                pending, self._pending = self._pending, None
-                if pending is not None:
-                    world.set_target(pending)
-                world.step()
-                self._publish(world, time.monotonic_ns())
-            deadline += STEP_NS
-            lag = time.monotonic_ns() - deadline
-            if lag > MAX_CATCH_UP_STEPS * STEP_NS:
-                self.late_steps += lag // STEP_NS
-                deadline = time.monotonic_ns()
-            elif lag < 0:
-                time.sleep(-lag / 1e9)
+            self._render.snapshots.publish(world.sim_time_ns, world.scene.snapshot())
 
 
 def _camera_specs(
