@@ -1,11 +1,13 @@
 """Camera rendering off the control path: a render process that mirrors the physics.
 
-The physics thread publishes a snapshot (joint positions and object poses, with the
-sim's ``t_ns``) into shared memory after each step. A separate process, with its own
+The physics (its own process, or the caller's with ``realtime=False``) publishes a
+snapshot (joint positions and object poses, with the sim's ``t_ns``) into shared memory
+after each step. A separate process, with its own
 PyBullet client holding the same scene, poses that scene from the newest snapshot,
 renders each camera when it is due, and writes the image with the snapshot's ``t_ns``
 into a per-camera shared-memory slot. So a frame always carries the time of the state
-it shows, and rendering never holds the control process's GIL.
+it shows, and rendering never holds the control process's GIL. The render process
+stops when told to, or when its parent has died.
 
 Both channels are seqlocks (``robots.sim.seqlock``).
 """
@@ -195,7 +197,10 @@ def _render_loop(
     due = {c.name: now for c in cameras}
     counts = {c.name: 0 for c in cameras}
     applied_seq = -1
+    parent = mp.parent_process()
     while not stop.is_set():
+        if parent is not None and not parent.is_alive():
+            return  # the process that wanted these frames was killed
         got = snapshots.read()
         if got is None:
             stop.wait(0.005)

@@ -33,7 +33,7 @@ Sweep = tuple[float, float, float]
 """(centre [ticks], amplitude [ticks], period [s]) of one shaft's sine."""
 _SWEEP_DT_S = 0.005
 _FIFO_PRIORITY = 30
-"""Above the control loops and physics threads (``robots.realtime``, 10) of any server on
+"""Above the control loops and sim physics (``robots.realtime``, 10) of any server on
 the machine: the emulator stands for hardware, and its work per packet is microseconds."""
 
 
