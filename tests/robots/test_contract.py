@@ -1,9 +1,16 @@
-"""The contract every Robot backend keeps, run against each registered backend."""
+"""The contract every Robot backend keeps, run against each registered backend.
+
+``so101`` runs on an emulated servo bus (``robots.serial.emulator``) with a calibration
+file written here; the other backends need nothing but their name.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,13 +23,45 @@ from robots import (
     Robot,
     RobotConfigError,
 )
+from robots.serial.calibration import Calibration, JointCalibration
+from robots.serial.emulator import BusEmulator
+from robots.serial.so101 import JOINT_NAMES
 
-BACKENDS = ["fake", "sim", "sim:panda"]
+BACKENDS = ["fake", "sim", "sim:panda", "so101"]
+CAMERAS = {"fake": {"front", "wrist"}, "sim": {"front", "wrist"},
+           "sim:panda": {"front", "wrist"}, "so101": set()}  # fmt: skip
+"""The cameras each backend has by default (the bare serial arm has none)."""
+
+MakeRobot = Callable[..., Robot]
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cal") / "so101.json"
+    arm = tuple(JointCalibration(i, 1, 2048, 1024, 3072) for i in range(1, 6))
+    Calibration(JOINT_NAMES, (*arm, JointCalibration(6, 1, 1500, 1500, 2500))).save(path)
+    return path
+
+
+@contextlib.contextmanager
+def robot_maker(name: str, calibration: Path) -> Iterator[MakeRobot]:
+    """A ``make_robot`` for ``name``; for so101 it owns an emulated bus of its own."""
+    if name != "so101":
+        yield lambda **kw: robots.make_robot(name, **kw)
+        return
+    with BusEmulator(6, positions={6: 2000.0}) as bus:
+
+        def make(**kw: Any) -> Robot:
+            return robots.make_robot(
+                name, serial_port=bus.path, calibration=calibration, timeout_margin_s=0.1, **kw
+            )
+
+        yield make
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def arm(request: pytest.FixtureRequest) -> Iterator[Robot]:
-    with robots.make_robot(request.param) as robot:
+def arm(request: pytest.FixtureRequest, calibration: Path) -> Iterator[Robot]:
+    with robot_maker(request.param, calibration) as make, make() as robot:
         yield robot
 
 
@@ -45,22 +84,24 @@ def test_unknown_name_lists_known_robots() -> None:
 
 
 @pytest.mark.parametrize("name", BACKENDS)
-def test_read_and_command_before_connect_raise(name: str) -> None:
-    robot = robots.make_robot(name)
-    with pytest.raises(NotConnectedError, match="connect"):
-        robot.read()
-    with pytest.raises(NotConnectedError):
-        robot.command(np.zeros(robot.spec.dof))
+def test_read_and_command_before_connect_raise(name: str, calibration: Path) -> None:
+    with robot_maker(name, calibration) as make:
+        robot = make()
+        with pytest.raises(NotConnectedError, match="connect"):
+            robot.read()
+        with pytest.raises(NotConnectedError):
+            robot.command(np.zeros(robot.spec.dof))
 
 
-def test_spec_lists_arm_joints_then_gripper(arm: Robot) -> None:
+def test_spec_lists_arm_joints_then_gripper(arm: Robot, request: pytest.FixtureRequest) -> None:
     spec = arm.spec
     assert spec.joint_names[-1] == "gripper"
     assert spec.dof == len(spec.joint_names) >= 6
     assert (spec.lower[-1], spec.upper[-1]) == (0.0, 1.0)
     assert np.all(spec.lower < spec.upper)
     assert np.all(spec.max_velocity > 0) and np.all(spec.max_effort > 0)
-    assert {c.name for c in spec.cameras} == set(arm.cameras) == {"front", "wrist"}
+    backend = request.node.callspec.params["arm"]
+    assert {c.name for c in spec.cameras} == set(arm.cameras) == CAMERAS[backend]
 
 
 def test_state_shapes_units_and_clock(arm: Robot) -> None:
@@ -138,10 +179,11 @@ def test_cameras_give_stamped_frames(arm: Robot) -> None:
 
 
 @pytest.mark.parametrize("name", BACKENDS)
-def test_disconnect_is_idempotent_and_final(name: str) -> None:
-    robot = robots.make_robot(name, cameras=())
-    with robot:
-        robot.read()
-    robot.disconnect()
+def test_disconnect_is_idempotent_and_final(name: str, calibration: Path) -> None:
+    with robot_maker(name, calibration) as make:
+        robot = make(cameras=())
+        with robot:
+            robot.read()
+        robot.disconnect()
     with pytest.raises(NotConnectedError):
         robot.read()
