@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import gc
 import logging
 import sys
 import time
@@ -138,6 +139,10 @@ class TeleopServer:
         # bounds how long it can wait behind Python work here (default: 5 ms).
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        # A full garbage collection walks every object while holding the GIL, and so
+        # stalls the control loop. What exists by now lives as long as the server:
+        # take it out of the collector's sight (undone in stop()).
+        gc.freeze()
         self.loop.start()
         self._server = await websockets.serve(
             self._handle,
@@ -173,6 +178,7 @@ class TeleopServer:
             await asyncio.get_running_loop().run_in_executor(self._pool, self.recording.close)
         self._pool.shutdown(wait=False, cancel_futures=True)
         sys.setswitchinterval(self._switch_interval)
+        gc.unfreeze()
 
     async def __aenter__(self) -> Self:
         await self.start()
