@@ -132,9 +132,6 @@ class PhysicsProcess:
         """Have the child publish a scene snapshot after every step into this channel."""
         self._request("render", snapshot_channel)
 
-    def alive(self) -> bool:
-        return self._process.is_alive()
-
     def read(self) -> tuple[RobotState, int, int]:
         """The newest ``(state, steps since reset, late steps)``.
 
@@ -230,7 +227,7 @@ def _physics_main(
         conn.send(("error", traceback.format_exc(limit=3)))
         return
     try:
-        _StepLoop(world, seed, states, targets, conn).run()
+        _StepLoop(world, states, targets, conn).run()
     finally:
         world.close()
         states.close()
@@ -243,13 +240,11 @@ class _StepLoop:
     def __init__(
         self,
         world: SimWorld,
-        seed: int,
         states: StateChannel,
         targets: TargetChannel,
         conn: multiprocessing.connection.Connection,
     ) -> None:
         self.world = world
-        self.seed = seed
         self.states = states
         self.targets = targets
         self.conn = conn
@@ -311,8 +306,7 @@ class _StepLoop:
 
     def handle(self, what: str, arg: Any) -> Any:
         if what == "reset":
-            self.seed = arg
-            self.world.reset(self.seed)
+            self.world.reset(arg)
             self.target_seq = self.targets.seq()  # a target sent before the reset is stale
             self.publish()
             return None

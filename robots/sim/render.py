@@ -2,12 +2,12 @@
 
 The physics (its own process, or the caller's with ``realtime=False``) publishes a
 snapshot (joint positions and object poses, with the sim's ``t_ns``) into shared memory
-after each step. A separate process, with its own
-PyBullet client holding the same scene, poses that scene from the newest snapshot,
-renders each camera when it is due, and writes the image with the snapshot's ``t_ns``
-into a per-camera shared-memory slot. So a frame always carries the time of the state
-it shows, and rendering never holds the control process's GIL. The render process
-stops when told to, or when its parent has died.
+after each step. A separate process, with its own PyBullet client holding the same
+scene, poses that scene from the newest snapshot, renders each camera when it is due,
+and writes the image with the snapshot's ``t_ns`` into a per-camera shared-memory slot.
+So a frame always carries the time of the state it shows, and rendering never holds
+the control process's GIL. The render process stops when told to, or when its parent
+has died.
 
 Both channels are seqlocks (``robots.sim.seqlock``).
 """
