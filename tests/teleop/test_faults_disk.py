@@ -7,11 +7,8 @@ the dataset still loads, earlier episodes included.
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -20,34 +17,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from diskkit import fill, small_disk
 
 from teleop.client import ClientError, TeleopClient
 
 
-def _mount_small_disk(path: Path) -> None:
-    path.mkdir()
-    if os.geteuid() != 0:
-        pytest.fail("needs root to mount a size-limited tmpfs (CI runs as root)")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(path)], check=True)
-
-
-def _fill(path: Path) -> None:
-    """Take every free byte of the file system holding ``path``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        free = shutil.disk_usage(path.parent).free
-        os.posix_fallocate(fd, 0, max(4096, free - 4096))
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-
-
 def test_8_disk_full_stops_recording_with_an_error_and_teleop_goes_on(tmp_path: Path) -> None:
-    disk = tmp_path / "disk"
-    _mount_small_disk(disk)
+    with small_disk(tmp_path / "disk", size_mib=64) as disk:
+        _serve_and_fill(tmp_path, disk)
+
+
+def _serve_and_fill(tmp_path: Path, disk: Path) -> None:
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "teleop.cli", "serve", "--robot", "fake", "--port", "0",
@@ -70,7 +50,6 @@ def test_8_disk_full_stops_recording_with_an_error_and_teleop_goes_on(tmp_path: 
     finally:
         server.terminate()
         server.wait(timeout=20)
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 async def _drive(op: TeleopClient, home: np.ndarray, seconds: float) -> None:
@@ -92,7 +71,7 @@ async def _scenario(url: str, disk: Path) -> None:
 
         await op.record_start("while the disk fills")
         await _drive(op, home, 0.5)
-        _fill(disk / "filler")
+        fill(disk / "filler")
         t0 = time.monotonic()
         while time.monotonic() - t0 < 40:
             await _drive(op, home, 0.2)

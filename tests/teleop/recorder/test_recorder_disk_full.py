@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import errno
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import diskkit
 import pytest
 from recorder_readback import check_format, file_hashes, read_dataset
 
@@ -21,33 +18,8 @@ from teleop.recorder.video import count_frames
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.fail("needs root to mount a size-limited tmpfs (CI runs as root)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)  # fmt: skip
-    if done.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with diskkit.small_disk(tmp_path / "disk", size_mib=8) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(path: Path) -> None:
-    """Take every free byte of the file system holding ``path``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        free = shutil.disk_usage(path.parent).free
-        os.posix_fallocate(fd, 0, max(4096, free - 4096))
-        chunk = b"\0" * 4096
-        while True:
-            os.write(fd, chunk)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
 
 
 def wait_for_frames_on_disk(journal: Path, robot: Robot, frames: int) -> None:
@@ -77,7 +49,7 @@ def test_disk_full_closes_the_episode_and_teleop_goes_on(
         # The claim is about frames already on disk: on a loaded machine the encoder may
         # lag the capture, so wait (bounded) until both cameras' videos hold 15 frames.
         wait_for_frames_on_disk(config.root / "journal", fake_robot, 15)
-        fill(small_disk / "filler")
+        diskkit.fill(small_disk / "filler")
         deadline = time.monotonic() + 20
         while recorder.status.active or "episode 1" not in (recorder.failed() or ""):
             assert time.monotonic() < deadline, f"no failure reported: {recorder.failed()}"
