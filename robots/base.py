@@ -166,7 +166,7 @@ class RobotSpec:
         if self.urdf_joint_names and len(self.urdf_joint_names) != len(self.joints) - 1:
             raise RobotConfigError("urdf_joint_names must name every arm joint, gripper excluded")
 
-    @property
+    @functools.cached_property
     def joint_names(self) -> tuple[str, ...]:
         """All joint names, the gripper last."""
         return tuple(j.name for j in self.joints)

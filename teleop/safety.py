@@ -27,7 +27,6 @@ Types live in ``teleop.safety_types`` (re-exported here), arithmetic in ``safety
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 
 import numpy as np
@@ -60,11 +59,17 @@ from teleop.safety_types import (
 logger = logging.getLogger(__name__)
 
 
+_NO_TWIST = np.zeros(6)
+_NO_TWIST.setflags(write=False)
+
+
 # --- one tick -----------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Limits:
+    spec: RobotSpec
+    cfg: SafetyConfig
     max_step: FloatArray  # per tick, (dof,)
     max_velocity: FloatArray  # per second, (dof,)
     lo: FloatArray
@@ -154,7 +159,7 @@ def _next_state(
         tick_ns=tick.now_ns,
         active=active,
         jump_ref=_jump_ref(new) if admitted else state.jump_ref,
-        twist=np.zeros(6) if intent.twist is None else intent.twist,
+        twist=_NO_TWIST if intent.twist is None else intent.twist,
         watchdog_tripped=watchdog_tripped,
         applied_seq=active.seq if following and active is not None else state.applied_seq,
         counters=state.counters.add(tick.events),
@@ -344,15 +349,29 @@ def _rate_and_limits(desired: FloatArray, tick: _Tick) -> FloatArray:
     return out
 
 
-@functools.lru_cache(maxsize=16)
+_limits_cache: dict[tuple[int, int], _Limits] = {}
+
+
 def _limits(spec: RobotSpec, cfg: SafetyConfig) -> _Limits:
+    # Looked up by identity: hashing the spec and config on every tick cost more than the
+    # clamps themselves. The entry keeps both alive, so their ids cannot be reused.
+    cached = _limits_cache.get((id(spec), id(cfg)))
+    if cached is not None and cached.spec is spec and cached.cfg is cfg:
+        return cached
+    if len(_limits_cache) >= 16:
+        _limits_cache.clear()
+    limits = _limits_cache[id(spec), id(cfg)] = _compute_limits(spec, cfg)
+    return limits
+
+
+def _compute_limits(spec: RobotSpec, cfg: SafetyConfig) -> _Limits:
     arm = spec.dof - 1
     max_step = np.array([cfg.max_step_rad] * arm + [cfg.max_gripper_step])
     caps = np.array([cfg.max_joint_velocity_rad_s] * arm + [cfg.max_gripper_velocity])
     margin = np.array([cfg.joint_margin_rad] * arm + [0.0])
     lo, hi = checks.limit_band(spec.lower, spec.upper, margin)
     parts = (max_step, np.minimum(caps, spec.max_velocity), lo, hi)
-    return _Limits(*(_readonly(p) for p in parts))
+    return _Limits(spec, cfg, *(_readonly(p) for p in parts))
 
 
 def _estop(

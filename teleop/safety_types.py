@@ -16,7 +16,7 @@ import dataclasses
 import enum
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from typing import ClassVar
 
 import numpy as np
@@ -157,11 +157,11 @@ class SafetyCounters:
     limit_clamps: int = 0
     estop_ticks: int = 0
 
-    def add(self, events: Iterable[Event]) -> SafetyCounters:
+    def add(self, events: Collection[Event]) -> SafetyCounters:
         """These counters plus one per event."""
-        counts = Counter(e.value for e in events)
-        if not counts:
+        if not events:
             return self
+        counts = Counter(e.value for e in events)
         return dataclasses.replace(self, **{k: getattr(self, k) + n for k, n in counts.items()})
 
     def as_dict(self) -> dict[str, int]:
