@@ -3,7 +3,9 @@
 Three kinds of work share one asyncio thread here, and none of it ever blocks the
 control loop, which has its own thread:
 
-- each connection's reader hands frames to the ``Hub`` and carries out its outcome;
+- each connection's reader hands frames to the ``Hub`` and carries out its outcome; a
+  new command goes to ``ControlLoop.submit``, which applies it right here when no tick
+  is running (see ``teleop.control``);
 - broadcasters put the newest state (``state_rate_hz``) and camera frames
   (``frame_rate_hz``, JPEG-encoded in a worker thread) into every client's outbox;
 - each client's ``Outbox`` task sends at that client's own pace.
