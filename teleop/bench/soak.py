@@ -131,6 +131,7 @@ def run_soak_bench(minutes: float = 1.0) -> list[Figure]:
             "growth per minute",
             (rss[-1] - rss[0]) * per_min,
         ),
+        _late_growth(rss, minutes),
         Figure(
             "soak",
             "tick overruns per minute",
@@ -157,3 +158,25 @@ def run_soak_bench(minutes: float = 1.0) -> list[Figure]:
             OBSERVERS,
         ),
     ]
+
+
+def _late_growth(rss: list[float], minutes: float) -> Figure:
+    """RSS growth per minute over the run's second half, beside its first half's: a leak
+    keeps its pace, a warm-up (caches, allocator pools) slows down."""
+    n = len(rss) - 1  # samples are evenly spaced over the run
+    half = n // 2
+    minutes_per_sample = minutes / n
+
+    def rate(a: int, b: int) -> float | None:  # None: a one-sample run has no first half
+        return (rss[b] - rss[a]) / ((b - a) * minutes_per_sample) if b > a else None
+
+    second = rate(half, n)
+    assert second is not None
+    return Figure(
+        "soak",
+        "server RSS growth per minute, second half of the run",
+        second,
+        "MiB",
+        "first half",
+        rate(0, half),
+    )
