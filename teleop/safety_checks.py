@@ -54,6 +54,8 @@ def as_finite_array(
     Returns:
         A new float64 array, or a ``Rejection`` saying what is wrong.
     """
+    if _finite_float_list(value, shape):  # what the wire decoders give; checked cheaply
+        return np.array(value)
     arr = _to_float64(value, name)
     if isinstance(arr, Rejection):
         return arr
@@ -68,6 +70,15 @@ def as_finite_array(
         where = f"{name}[{labels[i]!r}]" if i < len(labels) else f"{name}[{i}]"
         return Rejection(RejectReason.NONFINITE, f"{where} is {arr.flat[i]}; send finite numbers")
     return arr
+
+
+def _finite_float_list(value: object, shape: tuple[int, ...]) -> bool:
+    return (
+        len(shape) == 1
+        and type(value) is list
+        and len(value) == shape[0]
+        and all(type(x) is float and math.isfinite(x) for x in value)
+    )
 
 
 def _to_float64(value: object, name: str) -> FloatArray | Rejection:
@@ -96,17 +107,24 @@ def is_stale(received_ns: int, now_ns: int, timeout_ns: int) -> bool:
     return now_ns - received_ns > timeout_ns
 
 
+# first_jump and the clamps loop over Python floats: a robot has a handful of joints, and
+# for so few entries a loop costs less than half the numpy calls it replaces, hot or with
+# the cold caches the control loop wakes up to.
+
+
 def first_jump(q_new: FloatArray, q_ref: FloatArray, max_jump: float) -> int | None:
     """Index of the first entry of ``q_new`` more than ``max_jump`` [rad] from ``q_ref``.
 
     Pass arm joints only: the gripper may legitimately snap from open to closed.
     """
-    over = np.flatnonzero(~(np.abs(q_new - q_ref) <= max_jump))  # NaN counts as a jump
-    return int(over[0]) if over.size else None
+    for i, (new, ref) in enumerate(zip(q_new.tolist(), q_ref.tolist(), strict=True)):
+        if not abs(new - ref) <= max_jump:  # NaN counts as a jump
+            return i
+    return None
 
 
 def clamp_step(
-    prev: FloatArray, desired: FloatArray, max_step: FloatArray | float
+    prev: FloatArray, desired: FloatArray, max_step: FloatArray | Sequence[float] | float
 ) -> tuple[FloatArray, bool]:
     """Move from ``prev`` towards ``desired`` by at most ``max_step`` per entry.
 
@@ -118,12 +136,18 @@ def clamp_step(
     Returns:
         The new target and whether any entry was limited.
     """
-    wanted = _finite_or(desired, prev)
-    delta = wanted - prev
-    over = np.abs(delta) > max_step
-    # Untouched entries keep their exact value: prev + (d - prev) can differ from d by an ulp.
-    out = np.where(over, prev + np.sign(delta) * max_step, wanted)
-    return out, bool(over.any())
+    steps = _per_entry(max_step, len(prev))
+    out: list[float] = []
+    hit = False
+    for p, d, m in zip(prev.tolist(), desired.tolist(), steps, strict=True):
+        wanted = d if math.isfinite(d) else p
+        # Untouched entries keep their exact value: p + (d - p) can differ from d by an ulp.
+        if wanted - p > m:
+            wanted, hit = p + m, True
+        elif p - wanted > m:
+            wanted, hit = p - m, True
+        out.append(wanted)
+    return np.array(out), hit
 
 
 def cap_velocity(
@@ -133,7 +157,8 @@ def cap_velocity(
 
     ``dt_s`` [s] is the time since the previous tick; 0 allows no motion at all.
     """
-    return clamp_step(prev, desired, max_velocity * max(dt_s, 0.0))
+    dt_s = max(dt_s, 0.0)
+    return clamp_step(prev, desired, [v * dt_s for v in max_velocity.tolist()])
 
 
 def limit_band(
@@ -158,10 +183,15 @@ def clamp_limits(
     Returns:
         The clamped target and whether any entry was clamped.
     """
-    wanted = _finite_or(desired, prev)
-    lo_eff, hi_eff = np.minimum(lo, prev), np.maximum(hi, prev)
-    out = np.minimum(np.maximum(wanted, lo_eff), hi_eff)
-    return out, bool(np.any(out != wanted))
+    out: list[float] = []
+    hit = False
+    entries = zip(prev.tolist(), desired.tolist(), lo.tolist(), hi.tolist(), strict=True)
+    for p, d, low, high in entries:
+        wanted = d if math.isfinite(d) else p
+        clamped = min(max(wanted, min(low, p)), max(high, p))
+        hit = hit or clamped != wanted
+        out.append(clamped)
+    return np.array(out), hit
 
 
 def cap_norm(vector: FloatArray, max_norm: float) -> tuple[FloatArray, bool]:
@@ -193,5 +223,10 @@ def decay(vector: FloatArray, dt_s: float, tau_s: float, zero_below: float) -> F
     return out
 
 
-def _finite_or(values: FloatArray, fallback: FloatArray) -> FloatArray:
-    return np.where(np.isfinite(values), values, fallback)
+def _per_entry(limit: FloatArray | Sequence[float] | float, n: int) -> list[float]:
+    """``limit`` as ``n`` floats: one per entry, or the same one for all."""
+    if isinstance(limit, np.ndarray):
+        return limit.tolist() if limit.ndim else [float(limit)] * n
+    if isinstance(limit, Sequence):
+        return [float(x) for x in limit]
+    return [float(limit)] * n
