@@ -162,11 +162,12 @@ class ControlLoop:
         """Put a command in the mailbox (replacing any unread one) and apply it at once.
 
         The calling thread applies it itself when no tick is running; otherwise the loop
-        thread does, as soon as its tick ends. Never waits on the robot.
+        thread does, as soon as its tick ends. Never waits on the robot. Nothing is
+        applied while the loop thread is not running: its ticks run the watchdog.
         """
         with self._lock:
             self._newest = _Incoming(client_id, command)
-        if self._thread is not None and self._turn.acquire(blocking=False):
+        if self.thread_alive() and self._turn.acquire(blocking=False):
             try:
                 self._filter_and_send(time.monotonic_ns())
             finally:

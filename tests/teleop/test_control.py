@@ -112,3 +112,13 @@ def test_the_robot_is_never_called_from_two_threads_at_once() -> None:
         assert robot.overlaps == 0
         assert loop.snapshot is not None and loop.snapshot.seq is not None
         assert loop.snapshot.seq > seq - 50  # it kept up with the stream
+
+
+def test_nothing_is_applied_once_the_loop_thread_has_stopped() -> None:
+    with FakeRobot(cameras=()) as robot:
+        loop = ControlLoop(robot, ControlConfig(SLOW_RATE_HZ))
+        loop.start()
+        loop.stop()
+        command = _command(robot.read().q, 1, 0.01)
+        loop.submit(1, command)
+        assert _sent_since(robot, command.received_ns) == []
