@@ -2,11 +2,17 @@
 
 The control thread records; any other thread may take a snapshot. A snapshot taken
 while a tick is being recorded can be off by that one tick, which is harmless here.
+
+The rate and the jitter percentile describe the last ``window`` ticks (seconds of
+history), so a snapshot recomputes them at most every ``refresh_s``: the server takes a
+snapshot for every state it sends, and a percentile each time was a fifth of its network
+thread's work. The tick and overrun counts are always current.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 
@@ -39,10 +45,14 @@ class TickStats:
     Args:
         period_ns: The nominal tick period in [ns].
         window: How many recent ticks the rate and jitter are computed over.
+        refresh_s: How long a computed rate and jitter are reused, in [s].
     """
 
-    def __init__(self, period_ns: int, window: int = 2000) -> None:
+    def __init__(self, period_ns: int, window: int = 2000, refresh_s: float = 0.1) -> None:
         self.period_ns = period_ns
+        self.refresh_s = refresh_s
+        self._windowed: tuple[float, float] = (0.0, 0.0)  # rate [Hz], jitter p99 [ms]
+        self._windowed_at = -float("inf")
         self._starts = np.zeros(window, dtype=np.int64)
         self._jitter = np.zeros(window, dtype=np.int64)
         self.ticks = 0
@@ -66,11 +76,18 @@ class TickStats:
         self.overruns += n
 
     def snapshot(self) -> LoopStats:
+        now = time.monotonic()
+        if now - self._windowed_at >= self.refresh_s:
+            self._windowed, self._windowed_at = self._window_stats(), now
+        rate, jitter = self._windowed
+        fraction = self.overruns / self.ticks if self.ticks else 0.0
+        return LoopStats(rate, jitter, self.overruns, fraction, self.ticks)
+
+    def _window_stats(self) -> tuple[float, float]:
         n = min(self._recorded, self._starts.size)
         if n < 2:
-            return LoopStats(0.0, 0.0, self.overruns, 0.0, self.ticks)
+            return 0.0, 0.0
         starts = self._starts[:n]
         span_ns = int(starts.max() - starts.min())
         rate = (n - 1) / (span_ns / 1e9) if span_ns > 0 else 0.0
-        jitter = float(np.percentile(self._jitter[:n], 99)) / 1e6
-        return LoopStats(rate, jitter, self.overruns, self.overruns / self.ticks, self.ticks)
+        return rate, float(np.percentile(self._jitter[:n], 99)) / 1e6
