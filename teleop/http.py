@@ -45,6 +45,7 @@ def redact_tokens_in_logs() -> None:
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
             logger.addFilter(RedactTokens())
 
+
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 WEB_PACKAGE = "teleop.web"
 

@@ -148,7 +148,10 @@ class FeetechBus:
         self._margin_s = self._check_latency_timer()
         try:
             self._serial = serial.Serial(
-                self.port, self.baudrate, timeout=self._margin_s, write_timeout=1.0,
+                self.port,
+                self.baudrate,
+                timeout=self._margin_s,
+                write_timeout=1.0,
                 exclusive=True,
             )
         except _PORT_ERRORS as exc:
@@ -194,9 +197,7 @@ class FeetechBus:
 
     def write(self, servo_id: int, address: int, data: bytes) -> int:
         """WRITE ``data`` at ``address`` of one servo; returns its error byte."""
-        return self._transact(codec.write(servo_id, address, data), [(servo_id, 0)])[
-            servo_id
-        ].code
+        return self._transact(codec.write(servo_id, address, data), [(servo_id, 0)])[servo_id].code
 
     def sync_read(self, address: int, length: int, servo_ids: Sequence[int]) -> dict[int, Reply]:
         """SYNC READ the same ``length`` bytes at ``address`` of every servo, in one request."""
@@ -239,8 +240,10 @@ class FeetechBus:
             log.warning(
                 "%s: the USB adapter's latency timer is %d ms, so every reply waits up to "
                 "that long; set it to 1 ms for loops at 50 Hz and faster: "
-                "echo 1 | sudo tee %s (or a udev rule with ATTR{latency_timer}=\"1\")",
-                self.port, latency_ms, self._sysfs / tty / "latency_timer",
+                'echo 1 | sudo tee %s (or a udev rule with ATTR{latency_timer}="1")',
+                self.port,
+                latency_ms,
+                self._sysfs / tty / "latency_timer",
             )
         return max(self.timeout_margin_s, 2 * latency_ms / 1000)
 
@@ -349,8 +352,9 @@ def _check_replies(
         if not pkt.ok:
             bad.append(f"bad checksum from id {pkt.servo_id}")
         elif pkt.servo_id in sizes and len(pkt.params) != sizes[pkt.servo_id]:
-            bad.append(f"servo {pkt.servo_id} sent {len(pkt.params)} bytes, "
-                       f"expected {sizes[pkt.servo_id]}")
+            bad.append(
+                f"servo {pkt.servo_id} sent {len(pkt.params)} bytes, expected {sizes[pkt.servo_id]}"
+            )
         else:
             replies[pkt.servo_id] = pkt
     if bad:

@@ -34,8 +34,9 @@ def check_servos(bus: FeetechBus, ids: Sequence[int]) -> None:
     models = bus.sync_read_register(reg.MODEL_NUMBER, ids)
     wrong = {i: m for i, m in models.items() if m != reg.MODEL_STS3215}
     if wrong:
-        raise ServoMismatchError(f"servo(s) {wrong} (id: model) are not STS3215 "
-                                 f"(model {reg.MODEL_STS3215})")
+        raise ServoMismatchError(
+            f"servo(s) {wrong} (id: model) are not STS3215 (model {reg.MODEL_STS3215})"
+        )
 
 
 def release(bus: FeetechBus, ids: Sequence[int]) -> None:
@@ -83,7 +84,8 @@ def record_ranges(
                 name = (names or {}).get(i, f"servo {i}")
                 raise CalibrationError(
                     f"{name} crossed the encoder's 0/4095 point ({last[i]} -> {tick}); its "
-                    "range must not: re-seat its horn so that the middle pose reads near 2048")
+                    "range must not: re-seat its horn so that the middle pose reads near 2048"
+                )
             last[i] = tick
             low[i], high[i] = min(low[i], tick), max(high[i], tick)
     return low, high

@@ -66,19 +66,24 @@ class JointCalibration:
         if not 0 <= self.id <= 253:
             raise CalibrationError(f"joint '{name}': servo id {self.id} outside 0..253")
         if self.direction not in (1, -1):
-            raise CalibrationError(f"joint '{name}': direction must be 1 or -1, "
-                                   f"got {self.direction}")
+            raise CalibrationError(
+                f"joint '{name}': direction must be 1 or -1, got {self.direction}"
+            )
         if not 0 <= self.range_min <= self.range_max < TICKS_PER_TURN:
-            raise CalibrationError(f"joint '{name}': range [{self.range_min}, "
-                                   f"{self.range_max}] must lie in 0..4095, min < max")
+            raise CalibrationError(
+                f"joint '{name}': range [{self.range_min}, "
+                f"{self.range_max}] must lie in 0..4095, min < max"
+            )
         if self.range_max - self.range_min < MIN_RANGE_TICKS:
             raise CalibrationError(
                 f"joint '{name}': range is only {self.range_max - self.range_min} ticks; "
-                "move every joint through its full range while calibrating")
+                "move every joint through its full range while calibrating"
+            )
         if not gripper and not self.range_min <= self.homing_offset <= self.range_max:
             raise CalibrationError(
                 f"joint '{name}': homing offset {self.homing_offset} is outside its range "
-                f"[{self.range_min}, {self.range_max}]")
+                f"[{self.range_min}, {self.range_max}]"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,16 +192,21 @@ class Calibration:
         """
         fix = "run `teleop calibrate` to write a new one"
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise CalibrationError(f"{source} is not a teleop calibration file "
-                                   f"(no \"format\": \"{FORMAT}\"); {fix}")
+            raise CalibrationError(
+                f'{source} is not a teleop calibration file (no "format": "{FORMAT}"); {fix}'
+            )
         if doc.get("version") != VERSION:
-            raise CalibrationError(f"{source} has version {doc.get('version')!r}; this teleop "
-                                   f"reads version {VERSION}; {fix}")
+            raise CalibrationError(
+                f"{source} has version {doc.get('version')!r}; this teleop "
+                f"reads version {VERSION}; {fix}"
+            )
         joints = doc.get("joints")
         if not isinstance(joints, dict) or list(joints) != list(names):
             found = list(joints) if isinstance(joints, dict) else joints
-            raise CalibrationError(f"{source} has joints {found}, expected {list(names)} in "
-                                   f"that order; is it for another arm? {fix}")
+            raise CalibrationError(
+                f"{source} has joints {found}, expected {list(names)} in "
+                f"that order; is it for another arm? {fix}"
+            )
         try:
             return cls(tuple(names), tuple(_joint(joints[name], name) for name in names))
         except CalibrationError as exc:
@@ -212,12 +222,15 @@ class Calibration:
         if not path.exists():
             raise CalibrationError(
                 f"no calibration file at {path}: calibrate this arm first with "
-                f"`teleop calibrate --serial-port PORT --out {path}`, or pass calibration=PATH")
+                f"`teleop calibrate --serial-port PORT --out {path}`, or pass calibration=PATH"
+            )
         try:
             doc = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CalibrationError(f"cannot read calibration file {path}: {exc}; fix it or "
-                                   "run `teleop calibrate` to write a new one") from exc
+            raise CalibrationError(
+                f"cannot read calibration file {path}: {exc}; fix it or "
+                "run `teleop calibrate` to write a new one"
+            ) from exc
         return cls.from_json(doc, names, source=f"calibration file {path}")
 
 

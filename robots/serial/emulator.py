@@ -223,8 +223,12 @@ class BusEmulator:
             self._generation += 1
             self._pulled_at = None
             self._master, self._slave = master, slave  # last: now cable_connected is True
-        log.info("serving %d servo(s) on %s%s", len(self.servos), self._pty_path,
-                 f" (link {self.link})" if self.link is not None else "")
+        log.info(
+            "serving %d servo(s) on %s%s",
+            len(self.servos),
+            self._pty_path,
+            f" (link {self.link})" if self.link is not None else "",
+        )
         self._wake()
 
     def toggle_cable(self) -> None:
@@ -336,11 +340,18 @@ class BusEmulator:
                 self.pull_cable()
             else:
                 self.plug_cable()
-        elif (f.pull_after_s is not None and self.cable_connected and self.stats.pulls == 0
-                and now - self._started_at >= f.pull_after_s):
+        elif (
+            f.pull_after_s is not None
+            and self.cable_connected
+            and self.stats.pulls == 0
+            and now - self._started_at >= f.pull_after_s
+        ):
             self.pull_cable()
-        elif (f.return_after_s is not None and self._pulled_at is not None
-                and now - self._pulled_at >= f.return_after_s):
+        elif (
+            f.return_after_s is not None
+            and self._pulled_at is not None
+            and now - self._pulled_at >= f.return_after_s
+        ):
             self.plug_cable()
 
 
@@ -360,8 +371,9 @@ def emulator_process(*args: Any, **kwargs: Any) -> Iterator[str]:
     """
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve_child, args=(child, args, kwargs), daemon=True,
-                       name="bus-emulator")
+    proc = ctx.Process(
+        target=_serve_child, args=(child, args, kwargs), daemon=True, name="bus-emulator"
+    )
     proc.start()
     try:
         if not parent.poll(60.0):

@@ -29,8 +29,9 @@ class Register:
     read_only: bool = False
 
 
-def _r(name: str, address: int, size: int = 1, sign_bit: int | None = None,
-       read_only: bool = False) -> Register:
+def _r(
+    name: str, address: int, size: int = 1, sign_bit: int | None = None, read_only: bool = False
+) -> Register:
     return Register(name, address, size, sign_bit, read_only)
 
 
@@ -121,8 +122,14 @@ FEEDBACK_LENGTH = PRESENT_CURRENT.address + PRESENT_CURRENT.size - FEEDBACK_STAR
 status, moving and current of every servo: 15 bytes each."""
 
 BAUD_CODES: dict[int, int] = {
-    1_000_000: 0, 500_000: 1, 250_000: 2, 128_000: 3,
-    115_200: 4, 76_800: 5, 57_600: 6, 38_400: 7,
+    1_000_000: 0,
+    500_000: 1,
+    250_000: 2,
+    128_000: 3,
+    115_200: 4,
+    76_800: 5,
+    57_600: 6,
+    38_400: 7,
 }
 """Baud rate in [bit/s] -> the code stored in ``Baud_Rate``."""
 

@@ -63,7 +63,10 @@ class EmulatedServo:
     """
 
     def __init__(
-        self, servo_id: int, position: float = 2048.0, physics: ServoPhysics | None = None,
+        self,
+        servo_id: int,
+        position: float = 2048.0,
+        physics: ServoPhysics | None = None,
         now: float = 0.0,
     ) -> None:
         self.physics = physics or ServoPhysics()
@@ -210,14 +213,27 @@ class EmulatedServo:
     def _reset_table(self, servo_id: int) -> None:
         self.mem[:] = bytes(reg.MEMORY_SIZE)
         defaults = {
-            reg.FIRMWARE_MAJOR: 3, reg.FIRMWARE_MINOR: 10, reg.MODEL_NUMBER: reg.MODEL_STS3215,
-            reg.ID: servo_id, reg.BAUD_RATE: 0, reg.RETURN_DELAY_TIME: 0,
-            reg.RESPONSE_STATUS_LEVEL: 1, reg.MIN_POSITION_LIMIT: 0,
-            reg.MAX_POSITION_LIMIT: reg.TICKS_PER_TURN - 1, reg.MAX_TEMPERATURE_LIMIT: 70,
-            reg.MAX_VOLTAGE_LIMIT: 140, reg.MIN_VOLTAGE_LIMIT: 40, reg.MAX_TORQUE_LIMIT: 1000,
-            reg.P_COEFFICIENT: 32, reg.D_COEFFICIENT: 32, reg.PROTECTION_CURRENT: 500,
-            reg.OVERLOAD_TORQUE: 80, reg.GOAL_POSITION: round(self.position),
-            reg.TORQUE_LIMIT: 1000, reg.PRESENT_VOLTAGE: 120, reg.PRESENT_TEMPERATURE: 30,
+            reg.FIRMWARE_MAJOR: 3,
+            reg.FIRMWARE_MINOR: 10,
+            reg.MODEL_NUMBER: reg.MODEL_STS3215,
+            reg.ID: servo_id,
+            reg.BAUD_RATE: 0,
+            reg.RETURN_DELAY_TIME: 0,
+            reg.RESPONSE_STATUS_LEVEL: 1,
+            reg.MIN_POSITION_LIMIT: 0,
+            reg.MAX_POSITION_LIMIT: reg.TICKS_PER_TURN - 1,
+            reg.MAX_TEMPERATURE_LIMIT: 70,
+            reg.MAX_VOLTAGE_LIMIT: 140,
+            reg.MIN_VOLTAGE_LIMIT: 40,
+            reg.MAX_TORQUE_LIMIT: 1000,
+            reg.P_COEFFICIENT: 32,
+            reg.D_COEFFICIENT: 32,
+            reg.PROTECTION_CURRENT: 500,
+            reg.OVERLOAD_TORQUE: 80,
+            reg.GOAL_POSITION: round(self.position),
+            reg.TORQUE_LIMIT: 1000,
+            reg.PRESENT_VOLTAGE: 120,
+            reg.PRESENT_TEMPERATURE: 30,
         }
         for register, value in defaults.items():
             self.set(register, value)

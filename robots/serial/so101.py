@@ -60,8 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-JOINT_NAMES = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll",
-               "gripper")
+JOINT_NAMES = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 URDF_PATH = Path(__file__).resolve().parents[2] / "sim_assets" / "so101" / "so101.urdf"
 STALL_TORQUE_NM = 2.94
 """STS3215 at 12 V: 30 kg·cm."""
@@ -76,7 +75,8 @@ CURRENT_A_PER_UNIT = 0.0065
 
 
 def so101_spec(
-    calibration: Calibration | None, stall_torque_nm: float = STALL_TORQUE_NM,
+    calibration: Calibration | None,
+    stall_torque_nm: float = STALL_TORQUE_NM,
     gripper_lever_m: float = GRIPPER_LEVER_M,
 ) -> RobotSpec:
     """The arm's spec: limits from the calibration (from the URDF while there is none)."""
@@ -140,7 +140,8 @@ class So101Robot(Robot):
         if not serial_port:
             raise RobotConfigError(
                 "robot 'so101' needs serial_port=, e.g. /dev/ttyACM0 or the path that "
-                "`teleop emulate-bus` prints")
+                "`teleop emulate-bus` prints"
+            )
         if cameras:
             raise RobotConfigError("the so101 arm has no cameras of its own; pass cameras=()")
         self.calibration_path = Path(calibration) if calibration else default_calibration_path()
@@ -152,8 +153,9 @@ class So101Robot(Robot):
         except CalibrationError:
             pass  # refused at connect(), with the fix named; URDF limits until then
         super().__init__(so101_spec(self._calibration, stall_torque_nm, gripper_lever_m))
-        self.bus = FeetechBus(serial_port, baudrate, retries=retries,
-                              timeout_margin_s=timeout_margin_s)
+        self.bus = FeetechBus(
+            serial_port, baudrate, retries=retries, timeout_margin_s=timeout_margin_s
+        )
         self.currents_a = np.zeros(len(JOINT_NAMES))
         """Each servo's Present_Current at the last read(), in [A]."""
         self._link_faults: list[str] = []
@@ -191,12 +193,16 @@ class So101Robot(Robot):
             if self.bus.is_open:  # best effort: never leave a half-connected arm holding
                 with contextlib.suppress(RobotIOError):
                     self.bus.sync_write_register(
-                        reg.TORQUE_ENABLE, dict.fromkeys(calibration.servo_ids, 0))
+                        reg.TORQUE_ENABLE, dict.fromkeys(calibration.servo_ids, 0)
+                    )
             self.bus.close()
             raise
         self._link_faults.clear()
-        log.info("%s: so101 connected, torque on, holding %s", self.bus.port,
-                 np.round(calibration.to_q(ticks), 3).tolist())
+        log.info(
+            "%s: so101 connected, torque on, holding %s",
+            self.bus.port,
+            np.round(calibration.to_q(ticks), 3).tolist(),
+        )
 
     def _hold_present_position(self, calibration: Calibration) -> list[int]:
         """Check the servos, read where they are, and make that their goal (before torque)."""
@@ -212,8 +218,10 @@ class So101Robot(Robot):
             ) from exc
         wrong = {i: m for i, m in models.items() if m != reg.MODEL_STS3215}
         if wrong:
-            raise ServoMismatchError(f"servo(s) {wrong} (id: model) are not STS3215 "
-                                     f"(model {reg.MODEL_STS3215}); is this an SO-101?")
+            raise ServoMismatchError(
+                f"servo(s) {wrong} (id: model) are not STS3215 "
+                f"(model {reg.MODEL_STS3215}); is this an SO-101?"
+            )
         present = self.bus.sync_read_register(reg.PRESENT_POSITION, ids)
         ticks = [present[i] for i in ids]
         outside = calibration.outside(ticks, CONNECT_TOLERANCE_TICKS)
@@ -221,7 +229,8 @@ class So101Robot(Robot):
             raise CalibrationError(
                 f"joints {outside} sit outside their calibrated ranges ({ticks} ticks): "
                 f"{self.calibration_path} does not fit this arm; run `teleop calibrate "
-                f"--serial-port {self.bus.port} --out {self.calibration_path}`")
+                f"--serial-port {self.bus.port} --out {self.calibration_path}`"
+            )
         self.bus.sync_write_register(reg.GOAL_POSITION, dict(zip(ids, ticks, strict=True)))
         return ticks
 
@@ -257,11 +266,16 @@ class So101Robot(Robot):
         finally:
             self.bus.close()
         if problem:
-            log.error("%s: could not disable torque: %s. The servos keep holding their last "
-                      "goal (Feetech servos have no watchdog); switch the arm's power off",
-                      self.bus.port, reason)
-            raise TorqueOffError(f"could not disable torque on {self.bus.port}: {reason}; "
-                                 "the arm may still hold its pose: switch its power off")
+            log.error(
+                "%s: could not disable torque: %s. The servos keep holding their last "
+                "goal (Feetech servos have no watchdog); switch the arm's power off",
+                self.bus.port,
+                reason,
+            )
+            raise TorqueOffError(
+                f"could not disable torque on {self.bus.port}: {reason}; "
+                "the arm may still hold its pose: switch its power off"
+            )
         log.info("%s: torque off, port closed", self.bus.port)
 
     def _read(self) -> RobotState:
@@ -269,7 +283,8 @@ class So101Robot(Robot):
         ids = calibration.servo_ids
         t0 = time.monotonic_ns()
         replies = self._bus_call(
-            lambda: self.bus.sync_read(reg.FEEDBACK_START, reg.FEEDBACK_LENGTH, ids))
+            lambda: self.bus.sync_read(reg.FEEDBACK_START, reg.FEEDBACK_LENGTH, ids)
+        )
         t_ns = (t0 + time.monotonic_ns()) // 2  # the servos sampled while we waited
         fields = np.array([_feedback(replies[i]) for i in ids])
         ticks, speed, load, current = (fields[:, k] for k in range(4))
@@ -280,8 +295,12 @@ class So101Robot(Robot):
         grasp = max(0.0, -tau[-1]) / self._lever_m  # closing pushes toward the closed end
         tau[-1] = grasp
         return RobotState(
-            t_ns=t_ns, q=q, dq=calibration.to_velocity(speed), tau=tau,
-            ee_force=self._grasp_vector(q, grasp), grasp_force=grasp,
+            t_ns=t_ns,
+            q=q,
+            dq=calibration.to_velocity(speed),
+            tau=tau,
+            ee_force=self._grasp_vector(q, grasp),
+            grasp_force=grasp,
             faults=self._faults([replies[i].error for i in ids]),
         )
 
@@ -299,8 +318,9 @@ class So101Robot(Robot):
             raise
         except BusTimeoutError as exc:
             ids = self._require_calibration().servo_ids
-            self._link_faults += [f"no_reply:{JOINT_NAMES[ids.index(i)]}"
-                                  for i in exc.servo_ids if i in ids] or ["no_reply"]
+            self._link_faults += [
+                f"no_reply:{JOINT_NAMES[ids.index(i)]}" for i in exc.servo_ids if i in ids
+            ] or ["no_reply"]
             raise
         except CorruptPacketError:
             self._link_faults.append("corrupt_reply")
@@ -313,8 +333,11 @@ class So101Robot(Robot):
         log.error("so101 disconnected: %s", exc)
 
     def _faults(self, errors: Sequence[int]) -> tuple[str, ...]:
-        servo = tuple(f"{name}:{joint}" for joint, error in zip(JOINT_NAMES, errors, strict=True)
-                      for name in reg.error_names(error))
+        servo = tuple(
+            f"{name}:{joint}"
+            for joint, error in zip(JOINT_NAMES, errors, strict=True)
+            for name in reg.error_names(error)
+        )
         if servo != self._servo_faults:
             for fault in sorted(set(servo) - set(self._servo_faults)):
                 log.warning("%s: servo fault %s", self.bus.port, fault)

@@ -29,8 +29,13 @@ from teleop.cli.serial import (
 
 
 def _teleop(*args: str, **kwargs: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "teleop.cli", *args], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
+    return subprocess.Popen(
+        [sys.executable, "-m", "teleop.cli", *args],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )  # type: ignore[call-overload]
 
 
 @pytest.fixture
@@ -56,8 +61,7 @@ def test_emulate_bus_prints_a_pty_path_and_stops_on_sigterm(
     assert proc.wait(timeout=10) == 0
 
 
-@pytest.mark.parametrize("emulate_bus", [("--servos", "2", "--return-after", "0.3")],
-                         indirect=True)
+@pytest.mark.parametrize("emulate_bus", [("--servos", "2", "--return-after", "0.3")], indirect=True)
 def test_sigusr1_pulls_the_cable_and_the_link_comes_back(
     emulate_bus: tuple[subprocess.Popen[str], str],
 ) -> None:
@@ -80,8 +84,11 @@ def test_sigusr1_pulls_the_cable_and_the_link_comes_back(
 
 @pytest.mark.parametrize(
     "args, message",
-    [(("--drop", "2"), "not a probability"), (("--baud", "12345"), "not an STS baud rate"),
-     (("--servos", "0"), "use 1..253")],
+    [
+        (("--drop", "2"), "not a probability"),
+        (("--baud", "12345"), "not an STS baud rate"),
+        (("--servos", "0"), "use 1..253"),
+    ],
 )
 def test_bad_arguments_give_one_line_and_status_2(args: tuple[str, ...], message: str) -> None:
     proc = _teleop("emulate-bus", *args)
@@ -96,8 +103,9 @@ def test_parsers_register_with_help() -> None:
     sub = parser.add_subparsers()
     add_emulate_bus_parser(sub)
     add_calibrate_parser(sub)
-    args = parser.parse_args(["calibrate", "--serial-port", "/dev/x", "--out", "a.json",
-                              "--invert", "wrist_flex"])
+    args = parser.parse_args(
+        ["calibrate", "--serial-port", "/dev/x", "--out", "a.json", "--invert", "wrist_flex"]
+    )
     assert (args.serial_port, args.out, args.invert) == ("/dev/x", Path("a.json"), ["wrist_flex"])
     assert parser.parse_args(["emulate-bus"]).servos == 6
 
@@ -131,13 +139,14 @@ def test_calibrate_with_simulated_input(tmp_path: Path) -> None:
     assert Calibration.load(tmp_path / "so101.json", JOINT_NAMES) == cal
 
 
-def test_calibrate_without_movement_fails_clearly(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_calibrate_without_movement_fails_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n\n"))
     with BusEmulator(6) as emu:
-        args = argparse.Namespace(serial_port=emu.path, out=tmp_path / "c.json",
-                                  baud=1_000_000, invert=[])
+        args = argparse.Namespace(
+            serial_port=emu.path, out=tmp_path / "c.json", baud=1_000_000, invert=[]
+        )
         assert run_calibrate(args) == 1
     err = capsys.readouterr().err
     assert "range is only 0 ticks" in err and "full range" in err
@@ -145,7 +154,8 @@ def test_calibrate_without_movement_fails_clearly(tmp_path: Path,
 
 
 def test_calibrate_on_a_missing_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(serial_port=str(tmp_path / "ttyACM7"), out=tmp_path / "c.json",
-                              baud=1_000_000, invert=[])
+    args = argparse.Namespace(
+        serial_port=str(tmp_path / "ttyACM7"), out=tmp_path / "c.json", baud=1_000_000, invert=[]
+    )
     assert run_calibrate(args, prompt=lambda _: "") == 1
     assert "cannot open serial port" in capsys.readouterr().err

@@ -90,8 +90,9 @@ def test_a_missing_port_names_the_fix(tmp_path: Path) -> None:
         FeetechBus(str(tmp_path / "ttyACM9")).open()
 
 
-def test_usb_latency_timer_warning(emulator: BusEmulator, tmp_path: Path,
-                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_usb_latency_timer_warning(
+    emulator: BusEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     tty = Path(os.path.realpath(emulator.path)).name
     (tmp_path / tty).mkdir()
     (tmp_path / tty / "latency_timer").write_text("16\n")

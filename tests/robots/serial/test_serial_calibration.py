@@ -31,11 +31,14 @@ NAMES = ("a", "b", "gripper")
 
 
 def _calibration(gripper_direction: int = 1, b_direction: int = -1) -> Calibration:
-    return Calibration(NAMES, (
-        JointCalibration(1, 1, 2048, 1024, 3072),
-        JointCalibration(2, b_direction, 1000, 500, 1500),
-        JointCalibration(3, gripper_direction, 2000, 2000, 3000),
-    ))
+    return Calibration(
+        NAMES,
+        (
+            JointCalibration(1, 1, 2048, 1024, 3072),
+            JointCalibration(2, b_direction, 1000, 500, 1500),
+            JointCalibration(3, gripper_direction, 2000, 2000, 3000),
+        ),
+    )
 
 
 def test_ticks_to_si_and_back() -> None:
@@ -43,8 +46,9 @@ def test_ticks_to_si_and_back() -> None:
     q = cal.to_q([3072, 1100, 2250])
     np.testing.assert_allclose(q, [math.pi / 2, -100 * RAD_PER_TICK, 0.25])
     np.testing.assert_array_equal(cal.to_ticks(q), [3072, 1100, 2250])
-    np.testing.assert_allclose(cal.to_velocity([4096, 100, -500]), [2 * math.pi,
-                                                                     -100 * RAD_PER_TICK, -0.5])
+    np.testing.assert_allclose(
+        cal.to_velocity([4096, 100, -500]), [2 * math.pi, -100 * RAD_PER_TICK, -0.5]
+    )
 
 
 def test_gripper_closed_at_either_end() -> None:
@@ -56,8 +60,9 @@ def test_gripper_closed_at_either_end() -> None:
 
 
 def test_goals_are_kept_inside_the_ranges() -> None:
-    np.testing.assert_array_equal(_calibration().to_ticks(np.array([9.0, 9.0, 7.0])),
-                                  [3072, 500, 3000])
+    np.testing.assert_array_equal(
+        _calibration().to_ticks(np.array([9.0, 9.0, 7.0])), [3072, 500, 3000]
+    )
 
 
 def test_limits_follow_direction() -> None:
@@ -70,12 +75,18 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "arm.json"
     _calibration().save(path)
     assert json.loads(path.read_text())["joints"]["b"] == {
-        "id": 2, "direction": -1, "homing_offset": 1000, "range_min": 500, "range_max": 1500}
+        "id": 2,
+        "direction": -1,
+        "homing_offset": 1000,
+        "range_min": 500,
+        "range_max": 1500,
+    }
     assert Calibration.load(path, NAMES) == _calibration()
 
 
-def test_default_path_honours_the_environment(monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+def test_default_path_honours_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("TELEOP_CALIBRATION_DIR", str(tmp_path))
     assert default_calibration_path() == tmp_path / "so101.json"
 

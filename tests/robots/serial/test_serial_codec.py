@@ -51,8 +51,14 @@ def test_status_packet_and_checksum() -> None:
 
 @pytest.mark.parametrize(
     "value, sign_bit, raw",
-    [(100, 15, 0x0064), (-100, 15, 0x8064), (-500, 10, 0x05F4), (500, 10, 0x01F4),
-     (-2047, 11, 0x0FFF), (0, 15, 0x0000)],
+    [
+        (100, 15, 0x0064),
+        (-100, 15, 0x8064),
+        (-500, 10, 0x05F4),
+        (500, 10, 0x01F4),
+        (-2047, 11, 0x0FFF),
+        (0, 15, 0x0000),
+    ],
 )
 def test_sign_magnitude(value: int, sign_bit: int, raw: int) -> None:
     assert codec.encode_sign_magnitude(value, sign_bit) == raw

@@ -81,8 +81,10 @@ def test_respond_sync_read_in_id_order_skipping_absent_servos() -> None:
     packet, _ = codec.next_packet(codec.sync_read(56, 2, [3, 9, 1]))
     assert packet is not None
     replies = respond(servos, packet, 0.0)
-    assert replies == [codec.status(3, 0, codec.encode_value(1003, 2)),
-                       codec.status(1, 0, codec.encode_value(1001, 2))]
+    assert replies == [
+        codec.status(3, 0, codec.encode_value(1003, 2)),
+        codec.status(1, 0, codec.encode_value(1001, 2)),
+    ]
 
 
 def test_respond_ignores_bad_checksums_and_sync_write_is_silent() -> None:

@@ -44,22 +44,31 @@ def test_registry_needs_a_serial_port() -> None:
         robots.make_robot("so101")
 
 
-def test_spec_limits_come_from_the_calibration(emulator: BusEmulator,
-                                               calibration_file: Path) -> None:
-    arm = robots.make_robot("so101", serial_port=emulator.path, calibration=calibration_file,
-                            timeout_margin_s=MARGIN_S)
+def test_spec_limits_come_from_the_calibration(
+    emulator: BusEmulator, calibration_file: Path
+) -> None:
+    arm = robots.make_robot(
+        "so101", serial_port=emulator.path, calibration=calibration_file, timeout_margin_s=MARGIN_S
+    )
     half_range = 1024 * RAD_PER_TICK
     np.testing.assert_allclose(arm.spec.lower, [-half_range] * 5 + [0.0])
     np.testing.assert_allclose(arm.spec.upper, [half_range] * 5 + [1.0])
     assert arm.spec.cameras == () and arm.cameras == {}
     assert arm.spec.urdf_path is not None and arm.spec.urdf_path.exists()
     assert arm.spec.ee_link == "gripper_tcp"
-    assert arm.spec.joint_names == ("shoulder_pan", "shoulder_lift", "elbow_flex",
-                                    "wrist_flex", "wrist_roll", "gripper")
+    assert arm.spec.joint_names == (
+        "shoulder_pan",
+        "shoulder_lift",
+        "elbow_flex",
+        "wrist_flex",
+        "wrist_roll",
+        "gripper",
+    )
 
 
-def test_connect_holds_the_present_pose_before_torque_on(emulator: BusEmulator,
-                                                         calibration_file: Path) -> None:
+def test_connect_holds_the_present_pose_before_torque_on(
+    emulator: BusEmulator, calibration_file: Path
+) -> None:
     # A stale goal from an earlier session: enabling torque first would jump there.
     for i, servo in emulator.servos.items():
         servo.set(reg.GOAL_POSITION, 1100)
@@ -93,8 +102,9 @@ def test_read_and_command_in_si_units(emulator: BusEmulator, calibration_file: P
         assert arm.bus_stats.failures == 0
 
 
-def test_grasp_force_and_ee_force_from_the_gripper_load(emulator: BusEmulator,
-                                                        calibration_file: Path) -> None:
+def test_grasp_force_and_ee_force_from_the_gripper_load(
+    emulator: BusEmulator, calibration_file: Path
+) -> None:
     emulator.set_obstacle(6, 1800)  # an object 30 % open
     emulator.move_by_hand(6, 2400)
     with So101Robot(emulator.path, calibration_file, timeout_margin_s=MARGIN_S) as arm:
@@ -111,8 +121,9 @@ def test_grasp_force_and_ee_force_from_the_gripper_load(emulator: BusEmulator,
     assert state.faults == ()
 
 
-def test_servo_errors_surface_in_state_and_logs(emulator: BusEmulator, calibration_file: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_servo_errors_surface_in_state_and_logs(
+    emulator: BusEmulator, calibration_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     arm = So101Robot(emulator.path, calibration_file, timeout_margin_s=MARGIN_S)
     with arm, caplog.at_level(logging.INFO):
         emulator.set_error(3, 0x20 | 0x04)
@@ -124,8 +135,9 @@ def test_servo_errors_surface_in_state_and_logs(emulator: BusEmulator, calibrati
     assert "overload:elbow_flex cleared" in caplog.text
 
 
-def test_corrupted_replies_are_retried_within_the_bound(emulator: BusEmulator,
-                                                        calibration_file: Path) -> None:
+def test_corrupted_replies_are_retried_within_the_bound(
+    emulator: BusEmulator, calibration_file: Path
+) -> None:
     arm = So101Robot(emulator.path, calibration_file, timeout_margin_s=MARGIN_S, retries=20)
     with arm:
         emulator.faults = FaultConfig(corrupt_probability=0.2)
@@ -140,8 +152,9 @@ def test_corrupted_replies_are_retried_within_the_bound(emulator: BusEmulator,
         assert arm.read().faults == ()
 
 
-def test_no_reply_is_a_timeout_and_a_fault_and_the_arm_holds(emulator: BusEmulator,
-                                                            calibration_file: Path) -> None:
+def test_no_reply_is_a_timeout_and_a_fault_and_the_arm_holds(
+    emulator: BusEmulator, calibration_file: Path
+) -> None:
     arm = So101Robot(emulator.path, calibration_file, timeout_margin_s=MARGIN_S, retries=1)
     with arm:
         hold = arm.read().q
@@ -222,8 +235,9 @@ def test_missing_calibration_is_refused_at_connect_with_the_fix(
     assert all(s.get(reg.TORQUE_ENABLE) == 0 for s in emulator.servos.values())
 
 
-def test_calibration_for_another_arm_is_refused(emulator: BusEmulator,
-                                                calibration_file: Path) -> None:
+def test_calibration_for_another_arm_is_refused(
+    emulator: BusEmulator, calibration_file: Path
+) -> None:
     doc = json.loads(calibration_file.read_text())
     doc["joints"]["elbow_flex"]["id"] = 12
     calibration_file.write_text(json.dumps(doc))
@@ -252,8 +266,9 @@ def test_gripper_blocked_by_stop_reports_no_grasp_when_pushing_open(
     assert state.grasp_force == 0.0 and not state.ee_force.any()
 
 
-def test_a_second_driver_on_the_same_port_is_refused(emulator: BusEmulator,
-                                                     calibration_file: Path) -> None:
+def test_a_second_driver_on_the_same_port_is_refused(
+    emulator: BusEmulator, calibration_file: Path
+) -> None:
     with So101Robot(emulator.path, calibration_file, timeout_margin_s=MARGIN_S):
         with pytest.raises(RobotDisconnectedError, match="no other program holds the port"):
             So101Robot(emulator.path, calibration_file, timeout_margin_s=MARGIN_S).connect()
