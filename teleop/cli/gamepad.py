@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import os
-import signal
-import socket
 import sys
 import textwrap
 from pathlib import Path
 from typing import TextIO
 
+from teleop.cli.client_options import (
+    add_server_options,
+    check_server_options,
+    refusal,
+    run_until_stopped,
+)
 from teleop.client import ClientError
 from teleop.clients.gamepad.app import GamepadApp
 from teleop.clients.gamepad.config import AppConfig
@@ -25,12 +28,10 @@ from teleop.clients.gamepad.layouts import LAYOUTS, PLAYSTATION, XBOX
 from teleop.clients.gamepad.mapfile import Overrides, load_overrides
 from teleop.clients.gamepad.mapping import BUTTON_ROLES, Feel
 from teleop.clients.gamepad.status import Status, format_status
-from teleop.clients.status_line import StatusLine, logs_clear_status
+from teleop.clients.status_line import StatusLine
 from teleop.errors import ConfigError
 
-TOKEN_ENV = "TELEOP_TOKEN"
 MAX_TASK_CHARS = 1000
-MAX_NAME_CHARS = 64
 
 _ROLE_TEXT = {
     "deadman": "hold: the arm moves only while held",
@@ -82,12 +83,7 @@ def add_gamepad_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         epilog=bindings_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--url", required=True, help="the server, e.g. ws://127.0.0.1:8765")
-    p.add_argument(
-        "--token",
-        default=os.environ.get(TOKEN_ENV),
-        help=f"the server's --token (or set ${TOKEN_ENV})",
-    )
+    add_server_options(p, "gamepad")
     p.add_argument(
         "--mapping",
         type=Path,
@@ -100,11 +96,6 @@ def add_gamepad_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         help="use this built-in layout instead of detecting it from the pad",
     )
     p.add_argument("--task", default="", help="task text recorded with each episode")
-    p.add_argument(
-        "--name",
-        default=f"gamepad@{socket.gethostname()}"[:MAX_NAME_CHARS],
-        help="this client's name, shown to others and written into recordings",
-    )
     p.add_argument(
         "--rate",
         type=float,
@@ -129,7 +120,7 @@ def run_gamepad(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_run(config))
     except ClientError as exc:
-        sys.stderr.write(f"teleop gamepad: error: {_refusal(exc, args.url)}\n")
+        sys.stderr.write(f"teleop gamepad: error: {refusal(exc, args.url)}\n")
         return 1
     except GamepadError as exc:
         sys.stderr.write(f"teleop gamepad: error: {exc}\n")
@@ -137,14 +128,12 @@ def run_gamepad(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> str | None:
-    if not args.url.startswith(("ws://", "wss://")):
-        return f"--url {args.url!r}: expected ws://HOST:PORT or wss://HOST:PORT"
+    if problem := check_server_options(args):
+        return problem
     if not 10.0 <= args.rate <= 100.0:
         return f"--rate {args.rate} outside [10, 100] Hz"
     if len(args.task) > MAX_TASK_CHARS:
         return f"--task has {len(args.task)} characters; at most {MAX_TASK_CHARS}"
-    if not 0 < len(args.name) <= MAX_NAME_CHARS:
-        return f"--name must have 1 to {MAX_NAME_CHARS} characters"
     return None
 
 
@@ -167,37 +156,12 @@ def _config(args: argparse.Namespace, overrides: Overrides) -> AppConfig:
     )
 
 
-def _refusal(exc: ClientError, url: str) -> str:
-    if exc.code == "unauthorized":
-        return (
-            f"{url} refused the token (HTTP 401): pass the server's token with --token "
-            f"or ${TOKEN_ENV}"
-        )
-    if exc.code == "forbidden":
-        return f"{url} refused this client (HTTP 403): {exc.message}"
-    return str(exc)
-
-
 async def _run(config: AppConfig) -> int:
     from teleop.clients.gamepad.device import Pad  # loads pygame
 
     printer = StatusPrinter(sys.stdout)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    with Pad() as pad, logs_clear_status(printer):
-        app = asyncio.create_task(GamepadApp(config, pad, on_status=printer).run())
-        stopper = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({app, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (app, stopper):
-                task.cancel()
-            await asyncio.gather(app, stopper, return_exceptions=True)
-            printer.finish()
-        if not app.cancelled() and app.exception() is not None:
-            raise app.exception()  # type: ignore[misc]
+    with Pad() as pad:
+        await run_until_stopped(GamepadApp(config, pad, on_status=printer).run(), printer)
     return 0
 
 

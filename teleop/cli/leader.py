@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -16,16 +13,20 @@ from robots.base import RobotError
 from robots.serial.calibration import Calibration, default_calibration_path
 from robots.serial.registers import BAUD_CODES
 from robots.serial.so101 import JOINT_NAMES
+from teleop.cli.client_options import (
+    add_server_options,
+    check_server_options,
+    refusal,
+    run_until_stopped,
+)
 from teleop.client import ClientError
 from teleop.clients.leader.app import LeaderApp
 from teleop.clients.leader.config import LeaderConfig
 from teleop.clients.leader.errors import LeaderError
 from teleop.clients.leader.feedback import FeedbackConfig
 from teleop.clients.leader.status import Status, format_status
-from teleop.clients.status_line import StatusLine, logs_clear_status
+from teleop.clients.status_line import StatusLine
 
-TOKEN_ENV = "TELEOP_TOKEN"
-MAX_NAME_CHARS = 64
 DEFAULT_CALIBRATION = default_calibration_path("so101_leader")
 
 EPILOG = """\
@@ -62,12 +63,7 @@ def add_leader_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="DEV",
         help="the leader arm's serial device, e.g. /dev/ttyACM1",
     )
-    p.add_argument("--url", required=True, help="the server, e.g. ws://127.0.0.1:8765")
-    p.add_argument(
-        "--token",
-        default=os.environ.get(TOKEN_ENV),
-        help=f"the server's --token (or set ${TOKEN_ENV})",
-    )
+    add_server_options(p, "leader")
     p.add_argument(
         "--calibration",
         type=Path,
@@ -87,11 +83,6 @@ def add_leader_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--feedback",
         action="store_true",
         help="push back on the leader's gripper while the follower grasps",
-    )
-    p.add_argument(
-        "--name",
-        default=f"leader@{socket.gethostname()}"[:MAX_NAME_CHARS],
-        help="this client's name, shown to others and written into recordings",
     )
     p.set_defaults(run=run_leader)
 
@@ -114,53 +105,27 @@ def run_leader(args: argparse.Namespace) -> int:
         )
         return asyncio.run(_run(config))
     except ClientError as exc:
-        sys.stderr.write(f"teleop leader: error: {_refusal(exc, args.url)}\n")
+        sys.stderr.write(f"teleop leader: error: {refusal(exc, args.url)}\n")
     except (LeaderError, RobotError) as exc:
         sys.stderr.write(f"teleop leader: error: {exc}\n")
     return 1
 
 
 def _check(args: argparse.Namespace) -> str | None:
-    if not args.url.startswith(("ws://", "wss://")):
-        return f"--url {args.url!r}: expected ws://HOST:PORT or wss://HOST:PORT"
+    if problem := check_server_options(args):
+        return problem
     if not 10.0 <= args.rate <= 500.0:
         return f"--rate {args.rate} outside [10, 500] Hz"
     if args.baud not in BAUD_CODES:
         return f"--baud {args.baud} is not an STS baud rate; use one of {list(BAUD_CODES)}"
-    if not 0 < len(args.name) <= MAX_NAME_CHARS:
-        return f"--name must have 1 to {MAX_NAME_CHARS} characters"
     return None
-
-
-def _refusal(exc: ClientError, url: str) -> str:
-    if exc.code == "unauthorized":
-        return (
-            f"{url} refused the token (HTTP 401): pass the server's token with --token "
-            f"or ${TOKEN_ENV}"
-        )
-    return str(exc)
 
 
 async def _run(config: LeaderConfig) -> int:
     printer = StatusPrinter(sys.stdout)
     app = LeaderApp(config, on_status=printer)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    _read_commands(loop, app, printer)
-    with logs_clear_status(printer):
-        task = asyncio.create_task(app.run())
-        stopper = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for each in (task, stopper):
-                each.cancel()
-            await asyncio.gather(task, stopper, return_exceptions=True)
-            printer.finish()
-    if not task.cancelled() and task.exception() is not None:
-        raise task.exception()  # type: ignore[misc]
+    _read_commands(asyncio.get_running_loop(), app, printer)
+    await run_until_stopped(app.run(), printer)
     return 0
 
 

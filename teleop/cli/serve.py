@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import robots
 from robots.base import Robot, RobotError
 from teleop import __version__
+from teleop.cli.client_options import TOKEN_ENV  # the one variable both sides read
 from teleop.defaults import MAX_RATE_HZ
 from teleop.errors import TeleopError
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 # so that ``teleop --help`` and argument errors stay quick and quiet.
 
 
-TOKEN_ENV = "TELEOP_TOKEN"
 ADMIN_TOKEN_ENV = "TELEOP_ADMIN_TOKEN"
 
 
