@@ -167,16 +167,14 @@ def _late_growth(rss: list[float], minutes: float) -> Figure:
     half = n // 2
     minutes_per_sample = minutes / n
 
-    def rate(a: int, b: int) -> float | None:  # None: a one-sample run has no first half
-        return (rss[b] - rss[a]) / ((b - a) * minutes_per_sample) if b > a else None
+    def rate(a: int, b: int) -> float:
+        return (rss[b] - rss[a]) / ((b - a) * minutes_per_sample)
 
-    second = rate(half, n)
-    assert second is not None
     return Figure(
         "soak",
         "server RSS growth per minute, second half of the run",
-        second,
+        rate(half, n),
         "MiB",
         "first half",
-        rate(0, half),
+        rate(0, half) if half else None,  # a one-sample run has no first half
     )
