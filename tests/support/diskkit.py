@@ -1,4 +1,4 @@
-"""A small disk for disk-full tests: a size-limited tmpfs, and a way to fill it up.
+"""Small disks for the disk tests: a size-limited (or read-only) tmpfs, and a way to fill it.
 
 Mounting needs root; CI runs as root, so a test that cannot mount fails rather than skips.
 """
@@ -19,13 +19,14 @@ _PAGE = 4096
 
 
 @contextlib.contextmanager
-def small_disk(mount: Path, size_mib: int) -> Iterator[Path]:
+def small_disk(mount: Path, size_mib: int, read_only: bool = False) -> Iterator[Path]:
     """Mount a ``size_mib`` tmpfs on ``mount`` (created here) for the ``with`` block."""
     mount.mkdir()
     if os.geteuid() != 0:
         pytest.fail("needs root to mount a size-limited tmpfs (CI runs as root)")
+    options = f"ro,size={size_mib}m" if read_only else f"size={size_mib}m"
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)],
         capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode != 0:

@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import diskkit
 import numpy as np
 import pytest
 from recorder_readback import check_format, file_hashes, read_dataset
@@ -166,20 +167,11 @@ def test_unwritable_record_dir_is_refused(fake_robot: Robot, tmp_path: Path) -> 
 
 
 def test_read_only_record_dir_is_refused(fake_robot: Robot, tmp_path: Path) -> None:
-    import os
-    import subprocess
-
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    if os.geteuid() != 0 or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True
-    ).returncode:  # fmt: skip
-        pytest.fail("needs root to mount a read-only tmpfs (CI runs as root)")
-    try:
-        with pytest.raises(RecorderIOError, match="choose a writable --record-dir"):
-            Recorder(RecorderConfig(root=ro / "ds"), fake_robot.spec, fake_robot.cameras)
-    finally:
-        subprocess.run(["umount", "-l", str(ro)], check=False)
+    with (
+        diskkit.small_disk(tmp_path / "ro", size_mib=1, read_only=True) as ro,
+        pytest.raises(RecorderIOError, match="choose a writable --record-dir"),
+    ):
+        Recorder(RecorderConfig(root=ro / "ds"), fake_robot.spec, fake_robot.cameras)
 
 
 def test_one_recorder_per_dataset(fake_robot: Robot, config: RecorderConfig) -> None:
