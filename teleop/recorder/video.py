@@ -9,11 +9,14 @@ re-encoding, into a regular MP4: constant frame rate, frame ``k`` at exactly ``k
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import logging
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -159,11 +162,90 @@ class FragmentWriter:
             self._fd = -1
 
 
+def readable_length(path: Path) -> int:
+    """Bytes of a possibly cut fragmented MP4 that the demuxer can open.
+
+    A kill or a full disk can cut the file anywhere. A cut inside an ``mdat`` is harmless:
+    its whole packets still demux. A cut inside any other top-level box (a fragment's
+    ``moof`` header) makes the demuxer refuse the whole file, so that box is left out.
+    """
+    size = path.stat().st_size
+    offset = 0
+    with path.open("rb") as f:
+        while offset < size:
+            f.seek(offset)
+            header = f.read(16)
+            if len(header) < 8:
+                return offset
+            box_size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if box_size == 1:  # a 64-bit size follows the type
+                if len(header) < 16:
+                    return offset
+                box_size = int.from_bytes(header[8:16], "big")
+            if box_size == 0:  # the box runs to the end of the file
+                return size
+            if box_size < 8:
+                return offset  # not a box: garbage from here on
+            if offset + box_size > size:
+                return size if kind == b"mdat" else offset
+            offset += box_size
+    return size
+
+
+class _Prefix(io.RawIOBase):
+    """The first ``length`` bytes of a file, as a seekable read-only stream for PyAV."""
+
+    def __init__(self, path: Path, length: int) -> None:
+        self._f = path.open("rb")
+        self._length = length
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        room = max(0, self._length - self._f.tell())
+        return self._f.readinto(view[: min(len(view), room)])
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            return self._f.seek(self._length + offset)
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+@contextlib.contextmanager
+def open_cut(path: Path) -> Iterator[tuple[av.container.InputContainer, int]]:
+    """Open a possibly cut fragmented MP4 for reading.
+
+    Yields:
+        ``(container, length)``: the container over the readable part of the file and
+        that part's length in [bytes], for :func:`_whole_packets`.
+    """
+    size = path.stat().st_size
+    length = readable_length(path)
+    if length == size:
+        with av.open(str(path)) as container:
+            yield container, size
+        return
+    with _Prefix(path, length) as prefix, av.open(prefix, "r", format="mp4") as container:
+        yield container, length
+
+
 def _whole_packets(container: av.container.InputContainer, size: int) -> Iterator[av.Packet]:
     """The video packets of a possibly cut file, up to the first one not wholly on disk.
 
     A kill or a full disk can leave the last fragment's sample data short: its packets
-    come back flagged corrupt, or reaching past the end of the file.
+    come back flagged corrupt, or reaching past the end of the file (``size``).
     """
     try:
         for packet in container.demux(video=0):
@@ -184,9 +266,8 @@ def count_frames(path: Path) -> int:
     unreadable or missing file counts 0.
     """
     try:
-        size = path.stat().st_size
-        with av.open(str(path)) as container:
-            return sum(1 for _ in _whole_packets(container, size))
+        with open_cut(path) as (container, length):
+            return sum(1 for _ in _whole_packets(container, length))
     except (av.FFmpegError, OSError, IndexError):
         log.debug("cannot count the frames of %s", path, exc_info=True)
         return 0
@@ -202,10 +283,9 @@ def remux(src: Path, dst: Path, n_frames: int) -> int:
         Frames written (fewer than ``n_frames`` if ``src`` holds fewer whole frames).
     """
     n = 0
-    size = src.stat().st_size
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+    with open_cut(src) as (inp, length), av.open(str(dst), "w", format="mp4") as out:
         ost = out.add_stream_from_template(inp.streams.video[0], opaque=True)  # stream copy
-        for packet in _whole_packets(inp, size):
+        for packet in _whole_packets(inp, length):
             if n >= n_frames:
                 break
             packet.stream = ost
