@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from robots.base import FloatArray, RobotConfigError, RobotIOError, RobotSpec, RobotState
-from robots.realtime import raise_thread_priority
+from robots.realtime import leave_first_cpu, raise_thread_priority
 from robots.sim.arms import arm_model
 from robots.sim.physics import STEP_NS, SimWorld
 from robots.sim.render import SnapshotChannel
@@ -215,6 +215,7 @@ def _physics_main(
     conn: multiprocessing.connection.Connection,
 ) -> None:
     """Entry point of the physics process."""
+    leave_first_cpu("sim physics")
     states = StateChannel(spec.dof, states_name)
     targets = TargetChannel(spec.dof, targets_name)
     try:

@@ -10,6 +10,11 @@ the control process's GIL. The render process stops when told to, or when its pa
 has died.
 
 Both channels are seqlocks (``robots.sim.seqlock``).
+
+The render process runs at nice 10 and, like the physics process, off the first CPU
+(``robots.realtime.leave_first_cpu``): Mesa's llvmpipe would otherwise keep a thread
+busy on every core while it draws, and the server's network thread, which applies each
+command as it arrives, would wait for a core.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 import pybullet as pb
 
 from robots.base import Camera, CameraSpec, FloatArray, Frame
+from robots.realtime import leave_first_cpu
 from robots.sim.arms import ArmModel, arm_model
 from robots.sim.scene import Scene, build_scene
 from robots.sim.seqlock import SeqLockBuffer
@@ -153,6 +159,7 @@ def _render_main(
 ) -> None:
     """Entry point of the render process."""
     _silence_stdout()  # pybullet's renderers print C-level chatter; logs go to stderr
+    leave_first_cpu("sim render")  # before EGL: llvmpipe sizes its thread pool to the CPUs
     with contextlib.suppress(OSError):
         os.nice(RENDER_NICENESS)  # physics and control matter more than camera fps
     client = pb.connect(pb.DIRECT)

@@ -1,13 +1,13 @@
 """``teleop bench relay``: what the server adds between an operator and the robot.
 
 The server runs in its own process with the sim arm and its two cameras, as ``teleop
-serve`` does, with 4 observers attached. The operator streams joint commands at
-100 Hz and times each one until a ``state`` carries its ``seq`` back. The floor is a
-plain websockets echo server, also in its own process, timed the same way.
+serve`` does, with 4 observers attached (from one more process: they stand for other
+clients). The operator streams joint commands at 100 Hz and times each one until a
+``state`` carries its ``seq`` back. The floor is a plain websockets echo server, also in
+its own process, timed the same way.
 
-One more run at 200 Hz has the sim arm without cameras: the difference to the run
-with them is what the software-rendered cameras (about half a core here) cost the
-server's latency on the same machine.
+One more run at 200 Hz has the sim arm without cameras, to compare with the run with
+them on the same machine.
 """
 
 from __future__ import annotations
@@ -85,12 +85,29 @@ async def _echo_rtts(url: str, seconds: float) -> list[int]:
     return rtts
 
 
+def _observers(conn: multiprocessing.connection.Connection, url: str) -> None:
+    """Keep ``OBSERVERS`` observers connected (reading every state and frame) until told."""
+    from teleop.client import TeleopClient
+
+    async def main() -> None:
+        observers = [TeleopClient(url, role="observer") for _ in range(OBSERVERS)]
+        for observer in observers:
+            await observer.connect()
+        conn.send("connected")
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        for observer in observers:
+            await observer.close()
+
+    asyncio.run(main())
+
+
 async def _operator_rtts(url: str, seconds: float) -> list[int]:
     from teleop.client import TeleopClient
 
-    observers = [TeleopClient(url, role="observer") for _ in range(OBSERVERS)]
-    for observer in observers:
-        await observer.connect()
+    # The observers are other clients (other machines, in use): their own process, so
+    # the operator's round trip does not include their message handling.
+    process, conn = _in_process(_observers, url)
+    conn.recv()  # "connected"
     rtts = []
     try:
         async with TeleopClient(url, name="bench") as op:
@@ -104,8 +121,8 @@ async def _operator_rtts(url: str, seconds: float) -> list[int]:
                 rtts.append(time.monotonic_ns() - start)
                 await asyncio.sleep(1.0 / COMMAND_HZ)
     finally:
-        for observer in observers:
-            await observer.close()
+        conn.send("stop")
+        process.join(timeout=10.0)
     return rtts
 
 

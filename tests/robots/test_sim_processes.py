@@ -95,3 +95,38 @@ def test_helper_processes_exit_when_their_parent_is_killed() -> None:
         assert not left, f"orphaned sim processes still running: {left}"
     finally:
         parent.kill()
+
+
+def cpus_of_every_thread(pid: int) -> dict[int, set[int]]:
+    """The CPUs each thread of a process may run on, by thread id.
+
+    Background threads (SCHED_BATCH or SCHED_IDLE, such as Mesa's shader-cache writer,
+    which picks its own CPUs) are left out: they give way to every normal thread.
+    """
+    threads = {}
+    for tid in map(int, os.listdir(f"/proc/{pid}/task")):
+        if os.sched_getscheduler(tid) in (os.SCHED_OTHER, os.SCHED_FIFO, os.SCHED_RR):
+            threads[tid] = os.sched_getaffinity(tid)
+    return threads
+
+
+def test_the_sim_leaves_the_first_cpu_to_the_server() -> None:
+    # The server's network thread applies commands as they arrive; the renderer's threads
+    # keep every core they may use busy, so they stay off one core (teleop bench relay).
+    ours = os.sched_getaffinity(0)
+    with SimRobot(seed=1) as arm:
+        assert arm.cameras, "the default sim arm has cameras (and so a render process)"
+        next(iter(arm.cameras.values())).wait_newer(-1, timeout_s=30.0)  # EGL threads are up
+        assert arm._physics is not None and arm._render is not None
+        children = {"physics": arm._physics._process.pid, "render": arm._render._process.pid}
+        for role, pid in children.items():
+            assert pid is not None
+            threads = cpus_of_every_thread(pid)
+            assert threads, role
+            for tid, cpus in threads.items():
+                if len(ours) >= 2:
+                    assert cpus == ours - {min(ours)}, f"{role} thread {tid} runs on {cpus}"
+                else:
+                    assert cpus == ours, f"{role} thread {tid} runs on {cpus}"
+        assert len(cpus_of_every_thread(arm._render._process.pid)) > 1  # BLAS's pool too
+    assert os.sched_getaffinity(0) == ours  # the server itself keeps every CPU
