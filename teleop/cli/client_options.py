@@ -14,7 +14,7 @@ from typing import Any
 
 from teleop.client import ClientError
 from teleop.clients.status_line import StatusLine, logs_clear_status
-from teleop.messages import MAX_NAME_CHARS
+from teleop.protocol.messages import MAX_NAME_CHARS
 
 TOKEN_ENV = "TELEOP_TOKEN"
 

@@ -1,34 +1,17 @@
-"""The wire protocol codec: frames in, typed messages out; messages in, frames out.
+"""Readers of each message's wire map: one function per message type, in both directions.
 
-No I/O happens here. :func:`decode` turns one websocket frame from a client into a frozen
-dataclass, or raises :class:`~teleop.errors.ProtocolError` with a stable
-:class:`ErrorCode`; :func:`encode` does the reverse; :func:`decode_from_server` is the
-client's side. Binary frames carry msgpack (Python clients), text frames carry JSON (the
-browser), and a reply uses the framing its client used. ``docs/protocol.md`` is the
-specification.
-
-Representation:
-    * Messages are the frozen dataclasses of ``teleop.messages``, re-exported here.
-    * Vectors are ``tuple[float, ...]`` in SI units: immutable, comparable, and cheap to
-      build from a decoded list; the control loop takes ``np.asarray(cmd.q)``.
-    * The value rules of ``teleop.wire`` apply to every field, both ways: NaN, ±inf,
-      ``1e400`` and integers outside int64 are refused with ``not_finite``, so
-      ``decode(encode(m)) == m`` for every message that encodes.
-    * Unknown fields are ignored (forward compatible); required fields are enforced.
-    * In JSON, ``bytes`` (a camera frame's JPEG) travel as base64 text.
+:data:`FROM_CLIENT` and :data:`FROM_SERVER` map a message ``type`` to the function that
+reads its map into a frozen dataclass of :mod:`teleop.protocol.messages`; every field
+goes through a reader of :mod:`teleop.protocol.wire`, so mypy checks each field's type
+against its dataclass. Framing and dispatch live in :mod:`teleop.protocol.codec`.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable
 
-import msgpack
-
-from teleop.errors import ErrorCode, ProtocolError
-from teleop.messages import (
+from teleop.errors import ErrorCode
+from teleop.protocol.messages import (
     MAX_NAME_CHARS,
     MAX_TASK_CHARS,
     CameraFrame,
@@ -45,7 +28,6 @@ from teleop.messages import (
     LeaseAction,
     LeaseStatus,
     LoopStats,
-    Message,
     Ping,
     Pong,
     Record,
@@ -59,13 +41,9 @@ from teleop.messages import (
     VelocityCommand,
     Welcome,
 )
-from teleop.wire import (
-    INT64_MAX,
-    INT64_MIN,
+from teleop.protocol.wire import (
     Wire,
     choice,
-    describe,
-    fail,
     opt,
     read_bool,
     read_bytes,
@@ -80,51 +58,6 @@ from teleop.wire import (
     req,
     str_at_most,
 )
-
-__all__ = [  # the message types are re-exported: import everything from here
-    "MAX_MESSAGE_BYTES",
-    "MAX_NAME_CHARS",
-    "MAX_TASK_CHARS",
-    "PROTOCOL_VERSION",
-    "CameraFrame",
-    "ClientMessage",
-    "Command",
-    "CommandMode",
-    "ErrorCode",
-    "ErrorReply",
-    "Estop",
-    "EstopAction",
-    "EstopStatus",
-    "Hello",
-    "JointsCommand",
-    "Lease",
-    "LeaseAction",
-    "LeaseStatus",
-    "LoopStats",
-    "Message",
-    "Ping",
-    "Pong",
-    "ProtocolError",
-    "Record",
-    "RecordAction",
-    "RecordStatus",
-    "RecordingInfo",
-    "RobotInfo",
-    "Role",
-    "ServerMessage",
-    "State",
-    "VelocityCommand",
-    "Welcome",
-    "check_command_shape",
-    "decode",
-    "decode_from_server",
-    "encode",
-]
-
-PROTOCOL_VERSION = 1
-MAX_MESSAGE_BYTES = 64 * 1024
-"""Largest frame a client may send, in [bytes]; the server closes with 1009 beyond it."""
-
 
 # Readers built once: decoding a command must stay cheap at 500 Hz.
 _COMMAND_MODE = choice(CommandMode)
@@ -179,7 +112,7 @@ def _record(m: Wire) -> Record:
     )
 
 
-_FROM_CLIENT: dict[str, Callable[[Wire], ClientMessage]] = {
+FROM_CLIENT: dict[str, Callable[[Wire], ClientMessage]] = {
     "hello": _hello,
     "lease": _lease,
     "command": _command,
@@ -292,7 +225,7 @@ def _error(m: Wire) -> ErrorReply:
     )
 
 
-_FROM_SERVER: dict[str, Callable[[Wire], ServerMessage]] = {
+FROM_SERVER: dict[str, Callable[[Wire], ServerMessage]] = {
     "welcome": _welcome,
     "state": _state,
     "frame": _frame,
@@ -313,120 +246,3 @@ _FROM_SERVER: dict[str, Callable[[Wire], ServerMessage]] = {
         t_client_ns=opt(m, "pong", "t_client_ns", read_int),
     ),
 }
-
-
-# --- the boundaries -----------------------------------------------------------------------
-
-
-def _reject_constant(name: str) -> NoReturn:
-    fail(ErrorCode.NOT_FINITE, f"JSON has no {name}; send finite numbers")
-
-
-def _parse(data: bytes | str) -> Wire:
-    """One frame to a map. The only place where msgpack and json exceptions are caught."""
-    if len(data) > MAX_MESSAGE_BYTES:
-        fail(ErrorCode.TOO_LARGE, f"message of {len(data)} bytes; at most {MAX_MESSAGE_BYTES}")
-    framing = "JSON" if isinstance(data, str) else "msgpack"
-    try:
-        if isinstance(data, str):
-            obj = json.loads(data, parse_constant=_reject_constant)
-        else:
-            obj = msgpack.unpackb(data, raw=False, strict_map_key=True)
-    except ProtocolError:
-        raise
-    except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
-        detail = str(exc) or type(exc).__name__
-        raise ProtocolError(
-            ErrorCode.BAD_ENCODING, f"not valid {framing} ({detail}); send one map per frame"
-        ) from exc
-    if type(obj) is not dict:
-        fail(ErrorCode.BAD_ENCODING, f"a message must be a {framing} map, got {describe(obj)}")
-    return obj
-
-
-def _dispatch(data: bytes | str, table: dict[str, Callable[[Wire], Any]]) -> Any:
-    m = _parse(data)
-    kind = m.get("type")
-    if kind is None:
-        fail(ErrorCode.MISSING_TYPE, "every message needs a 'type' field")
-    parse = table.get(kind) if type(kind) is str else None
-    if parse is None:
-        fail(ErrorCode.UNKNOWN_TYPE, f"unknown type {describe(kind)}; known: {', '.join(table)}")
-    try:
-        return parse(m)
-    except ProtocolError as exc:
-        exc.ref_type = kind
-        seq = m.get("seq")
-        exc.seq = seq if type(seq) is int and INT64_MIN <= seq <= INT64_MAX else None
-        raise
-
-
-def decode(data: bytes | str) -> ClientMessage:
-    """Decode one frame that a client sent to the server.
-
-    Args:
-        data: A binary frame (msgpack) or a text frame (JSON).
-
-    Raises:
-        ProtocolError: The frame is not a valid client message; ``code`` says why, and
-            ``ref_type``/``seq`` name the message when they could be read.
-    """
-    msg: ClientMessage = _dispatch(data, _FROM_CLIENT)
-    return msg
-
-
-def decode_from_server(data: bytes | str) -> ServerMessage:
-    """Decode one frame that the server sent to a client (for ``TeleopClient``).
-
-    Raises:
-        ProtocolError: The frame is not a valid server message.
-    """
-    msg: ServerMessage = _dispatch(data, _FROM_SERVER)
-    return msg
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-
-def encode(msg: Message, binary: bool) -> bytes | str:
-    """Encode a message as a binary (msgpack) or text (JSON) frame.
-
-    Args:
-        msg: Any client or server message.
-        binary: True for msgpack bytes, False for JSON text. Answer a client in the
-            framing it used.
-
-    Raises:
-        ProtocolError: ``not_finite`` if a float in ``msg`` is NaN or ±inf.
-    """
-    wire = msg.to_wire()
-    if binary:
-        out: bytes = msgpack.packb(wire, use_bin_type=True)
-        return out
-    try:
-        return json.dumps(wire, allow_nan=False, separators=(",", ":"), default=_json_default)
-    except ValueError as exc:  # backstop: to_wire() already checks every float field
-        raise ProtocolError(ErrorCode.NOT_FINITE, f"cannot encode '{msg.type}': {exc}") from exc
-
-
-def check_command_shape(cmd: Command, joint_names: Sequence[str]) -> None:
-    """Check a decoded command against the robot, which the codec alone does not know.
-
-    Args:
-        cmd: A decoded command.
-        joint_names: The robot's joint names, the gripper last.
-
-    Raises:
-        ProtocolError: ``bad_shape`` when ``cmd.q`` does not have one entry per joint.
-    """
-    if isinstance(cmd, JointsCommand) and len(cmd.q) != len(joint_names):
-        raise ProtocolError(
-            ErrorCode.BAD_SHAPE,
-            f"'command.q' has {len(cmd.q)} entries; this robot takes {len(joint_names)}: "
-            f"{', '.join(joint_names)} (arm joints in rad, then the gripper opening in [0, 1])",
-            ref_type="command",
-            seq=cmd.seq,
-        )

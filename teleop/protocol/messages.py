@@ -1,9 +1,9 @@
 """The protocol's message types: frozen dataclasses, one per message, and their enums.
 
-Each message knows its wire ``type`` and builds its wire map with ``to_wire()``; parsing
-and framing live in ``teleop.protocol``. Vectors are ``tuple[float, ...]`` in SI units
-(rad, rad/s, N·m, N, m/s); times are ``int`` nanoseconds. ``docs/protocol.md`` has one
-table per message.
+Each message knows its wire ``type`` and builds its wire map with ``to_wire()``; reading
+maps lives in :mod:`teleop.protocol.readers`, framing in :mod:`teleop.protocol.codec`.
+Vectors are ``tuple[float, ...]`` in SI units (rad, rad/s, N·m, N, m/s); times are
+``int`` nanoseconds. ``docs/protocol.md`` has one table per message.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from teleop.errors import ErrorCode, ProtocolError
-from teleop.wire import out_float, out_vector
+from teleop.protocol.wire import out_float, out_vector
 
 if TYPE_CHECKING:
     from robots.base import RobotSpec

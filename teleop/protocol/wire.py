@@ -20,13 +20,17 @@ import binascii
 import math
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, overload
 
 from teleop.errors import ErrorCode, ProtocolError
 
-Wire = dict[str, Any]
-Reader = Callable[[Any, str], Any]
+T = TypeVar("T")
+D = TypeVar("D")
 E = TypeVar("E", bound=StrEnum)
+
+Wire = dict[str, Any]
+Reader = Callable[[object, str], T]
+"""Reads one decoded value (and its dotted field name, for errors) into a ``T``."""
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -46,7 +50,7 @@ def bad(field: str, expected: str, value: object) -> NoReturn:
     fail(ErrorCode.BAD_FIELD, f"'{field}' must be {expected}, got {describe(value)}")
 
 
-def req(m: Wire, where: str, name: str, read: Reader) -> Any:
+def req(m: Wire, where: str, name: str, read: Reader[T]) -> T:
     """Read the required field ``name`` of the map ``m`` (of message ``where``)."""
     try:
         value = m[name]
@@ -55,7 +59,15 @@ def req(m: Wire, where: str, name: str, read: Reader) -> Any:
     return read(value, f"{where}.{name}")
 
 
-def opt(m: Wire, where: str, name: str, read: Reader, default: Any = None) -> Any:
+@overload
+def opt(m: Wire, where: str, name: str, read: Reader[T]) -> T | None: ...
+
+
+@overload
+def opt(m: Wire, where: str, name: str, read: Reader[T], default: D) -> T | D: ...
+
+
+def opt(m: Wire, where: str, name: str, read: Reader[Any], default: object = None) -> object:
     """Read an optional field; missing and null both give ``default``."""
     value = m.get(name)
     return default if value is None else read(value, f"{where}.{name}")
@@ -115,7 +127,7 @@ def read_str(value: object, field: str) -> str:
     return value
 
 
-def str_at_most(max_chars: int) -> Reader:
+def str_at_most(max_chars: int) -> Reader[str]:
     def read(value: object, field: str) -> str:
         text = read_str(value, field)
         if len(text) > max_chars:
@@ -143,7 +155,7 @@ def read_counters(value: object, field: str) -> dict[str, int]:
     }
 
 
-def choice(enum: type[E]) -> Callable[[object, str], E]:
+def choice(enum: type[E]) -> Reader[E]:
     """A reader that accepts one of ``enum``'s values."""
 
     members: dict[object, E] = dict(enum._value2member_map_)
