@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from teleop.errors import TeleopError
-from teleop.safety_checks import FloatArray, Rejection, RejectReason
+from teleop.safety.checks import FloatArray, Rejection, RejectReason
 
 
 class SafetyConfigError(TeleopError, ValueError):

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from robots.base import GripperSpec, JointSpec, RobotError, RobotSpec
-from teleop import safety_checks as checks
 from teleop.safety import (
     Event,
     FilterState,
@@ -27,6 +26,7 @@ from teleop.safety import (
     SafetyConfigError,
     SafetyCounters,
     TickResult,
+    checks,
     reset_estop,
     step,
     trigger_estop,

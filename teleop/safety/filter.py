@@ -21,7 +21,8 @@ The jump guard compares a new joints command with the last accepted one while th
 fresh (a stream), else with the target (engaging): comparing a stream with the target
 would lock out a fast leader arm whose follower lags at the velocity cap. An arm that
 starts outside the margin band eases into it at the rate limits, never jerked.
-Types live in ``teleop.safety_types`` (re-exported here), arithmetic in ``safety_checks``.
+Types live in :mod:`.types` and arithmetic in :mod:`.checks`; ``teleop.safety`` re-exports
+the public names.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from robots.base import RobotError, RobotSpec
-from teleop import safety_checks as checks
-from teleop.safety_checks import FloatArray, Rejection, RejectReason
-from teleop.safety_types import (
+from teleop.safety import checks
+from teleop.safety.checks import FloatArray, Rejection, RejectReason
+from teleop.safety.types import (
     REJECT_EVENTS,
     Accepted,
     AcceptedJoints,
@@ -48,12 +49,8 @@ from teleop.safety_types import (
     ReceivedJoints,
     ReceivedVelocity,
     SafetyConfig,
-    SafetyConfigError,
-    SafetyCounters,
     TickResult,
     ToJointTarget,
-    reset_estop,
-    trigger_estop,
 )
 
 logger = logging.getLogger(__name__)
@@ -386,27 +383,3 @@ def _estop(
 def _readonly(array: FloatArray) -> FloatArray:
     array.setflags(write=False)
     return array
-
-
-__all__ = [
-    "Accepted",
-    "AcceptedJoints",
-    "AcceptedVelocity",
-    "Event",
-    "FilterState",
-    "HoldReason",
-    "MeasurementError",
-    "Mode",
-    "ReceivedJoints",
-    "ReceivedVelocity",
-    "RejectReason",
-    "Rejection",
-    "SafetyConfig",
-    "SafetyConfigError",
-    "SafetyCounters",
-    "TickResult",
-    "ToJointTarget",
-    "reset_estop",
-    "step",
-    "trigger_estop",
-]
