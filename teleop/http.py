@@ -20,7 +20,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from teleop.auth import Identity, authenticate, extract_token
+from teleop.session.auth import Identity, authenticate, extract_token
 
 log = logging.getLogger(__name__)
 

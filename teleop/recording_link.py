@@ -1,6 +1,6 @@
 """Joins the session's record effects to the ``Recorder``.
 
-The hub decides whether a ``record`` message is allowed; this carries it out, in a
+The session decides whether a ``record`` message is allowed; this carries it out, in a
 worker thread (saving an episode takes up to a second), and describes the result.
 """
 
@@ -10,11 +10,11 @@ import dataclasses
 import logging
 
 from robots.base import RobotSpec
-from teleop import effects as fx
 from teleop.episode_close import close_episode, unclosed_episodes
 from teleop.ledger import Ledger
 from teleop.protocol import RecordingInfo, RecordStatus
 from teleop.recorder import Recorder, RecorderError, TickSample
+from teleop.session import effects as fx
 from teleop.signing import StationKey
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class RecordingLink:
         """Carry out a record effect; return a status for every client, if any.
 
         Raises:
-            RecorderError: The recorder refused or failed; the hub must be told.
+            RecorderError: The recorder refused or failed; the session must be told.
         """
         match effect:
             case fx.StartRecording(_, task, operator, operator_name):

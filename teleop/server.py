@@ -1,4 +1,4 @@
-"""``TeleopServer``: moves messages between websockets, the session hub and the loop.
+"""``TeleopServer``: moves messages between websockets, the session and the loop.
 
 Three kinds of work share one asyncio thread here, and none of it ever blocks the
 control loop, which has its own thread:
@@ -31,7 +31,6 @@ import websockets
 from websockets.asyncio.server import Server, ServerConnection
 
 from robots.base import Robot, RobotError
-from teleop import effects as fx
 from teleop.control import ControlConfig, ControlLoop
 from teleop.errors import ErrorCode, ProtocolError, TeleopError
 from teleop.http import Gate, GateConfig, redact_tokens_in_logs
@@ -45,6 +44,7 @@ from teleop.protocol import (
     RobotInfo,
 )
 from teleop.quality.activity import ActivityMeter
+from teleop.session import effects as fx
 
 if TYPE_CHECKING:
     from teleop.recording_link import RecordingLink
@@ -108,7 +108,7 @@ class TeleopServer:
         self.robot = robot
         self.config = config
         self.recording = recording
-        self.hub = Hub(HubConfig(RobotInfo.from_spec(robot.spec), config.control.rate_hz))
+        self.session = Hub(HubConfig(RobotInfo.from_spec(robot.spec), config.control.rate_hz))
         self.gate = Gate(config.gate)
         self.loop = ControlLoop(
             robot,
@@ -162,7 +162,7 @@ class TeleopServer:
             asyncio.create_task(self._close_leftovers(), name="close-leftovers"),
             asyncio.create_task(self._states.run(), name="state-broadcast"),
             asyncio.create_task(self._frames.run(), name="frame-broadcast"),
-            asyncio.create_task(self._poll(), name="hub-poll"),
+            asyncio.create_task(self._poll(), name="session-poll"),
         ]
         log.info("listening on %s:%d", self.config.host, self.port)
 
@@ -198,7 +198,7 @@ class TeleopServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         identity = self.gate.identity(ws)
-        cid = self.hub.connect(identity, time.monotonic_ns())
+        cid = self.session.connect(identity, time.monotonic_ns())
         outbox = Outbox(ws, self.config.stall_timeout_s)
         self.outboxes[cid] = outbox
         sender = asyncio.create_task(outbox.run(), name=f"outbox-{cid}")
@@ -206,20 +206,20 @@ class TeleopServer:
             async for data in ws:
                 outbox.binary = isinstance(data, bytes)
                 now = time.monotonic_ns()
-                await self._carry_out(self.hub.receive(cid, data, now), now)
+                await self._carry_out(self.session.receive(cid, data, now), now)
         except websockets.ConnectionClosed:
             pass
         finally:
             del self.outboxes[cid]
             sender.cancel()
-            await self._carry_out(self.hub.disconnect(cid, time.monotonic_ns()), 0)
+            await self._carry_out(self.session.disconnect(cid, time.monotonic_ns()), 0)
 
     async def _poll(self) -> None:
         """Twice a second: hello timeouts, a failed recorder, a robot to reconnect."""
         while True:
             await asyncio.sleep(0.5)
             try:
-                await self._carry_out(self.hub.poll(time.monotonic_ns()), 0)
+                await self._carry_out(self.session.poll(time.monotonic_ns()), 0)
                 await self._check_recorder()
                 await self._reconnect_robot()
             except Exception:  # one bad round must not stop the next ones
@@ -233,7 +233,7 @@ class TeleopServer:
 
     def broadcast(self, message: Message, *, exclude: int | None = None) -> None:
         encoded = encoder(message)
-        for cid in self.hub.ready_clients():
+        for cid in self.session.ready_clients():
             if cid != exclude and (outbox := self.outboxes.get(cid)) is not None:
                 outbox.reply(encoded)
 
@@ -321,7 +321,7 @@ class TeleopServer:
             reply = await aio.run_in_executor(self._pool, self.recording.apply, effect)
         except Exception as exc:  # the recorder's own errors and a full disk alike
             log.error("recording failed: %s", exc)
-            await self._carry_out(self.hub.recording_failed(str(exc), time.monotonic_ns()), 0)
+            await self._carry_out(self.session.recording_failed(str(exc), time.monotonic_ns()), 0)
             return
         if reply is not None:
             self.broadcast(reply)
@@ -330,8 +330,8 @@ class TeleopServer:
 
     async def _check_recorder(self) -> None:
         failure = self.recording.failed() if self.recording is not None else None
-        if failure is not None and self.hub.record_state is not RecordState.IDLE:
-            await self._carry_out(self.hub.recording_failed(failure, time.monotonic_ns()), 0)
+        if failure is not None and self.session.record_state is not RecordState.IDLE:
+            await self._carry_out(self.session.recording_failed(failure, time.monotonic_ns()), 0)
 
     async def _reconnect_robot(self) -> None:
         """A robot whose link dropped (a pulled cable) is reconnected when it comes back.
@@ -358,7 +358,7 @@ class TeleopServer:
             self._aio.call_soon_threadsafe(self._report_rejection, cid, exc)
 
     def _report_rejection(self, cid: int, exc: ProtocolError) -> None:
-        outcome = self.hub.command_refused(cid, exc, time.monotonic_ns())
+        outcome = self.session.command_refused(cid, exc, time.monotonic_ns())
         for message in outcome.replies:
             self.send(cid, message)
 

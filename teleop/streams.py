@@ -77,14 +77,14 @@ class StateStreamer:
                 continue
             self._meter_activity(message)
             encoded = encoder(message)
-            for cid in self._server.hub.ready_clients():
+            for cid in self._server.session.ready_clients():
                 if (outbox := self._server.outboxes.get(cid)) is not None:
                     outbox.stream("state", encoded)
 
     def _meter_activity(self, state: State) -> None:
         """Count the time the arm moves under the lease holder, for the ledger."""
         server = self._server
-        holder = server.hub.holder
+        holder = server.session.holder
         if holder != self._last_holder and self._last_holder in server.activity:
             server.activity[self._last_holder].pause()  # no credit for the time without it
         self._last_holder = holder
@@ -142,7 +142,7 @@ class FrameStreamer:
         while True:
             next_t += period
             await asyncio.sleep(max(0.0, next_t - time.monotonic()))
-            if not self._server.hub.ready_clients():
+            if not self._server.session.ready_clients():
                 continue
             for name, camera in self._server.robot.cameras.items():
                 frame = camera.latest()
@@ -156,7 +156,7 @@ class FrameStreamer:
     def _offer(self, name: str, frame: Frame, data: bytes) -> None:
         height, width = frame.image.shape[:2]
         encoded = encoder(CameraFrame(name, frame.t_ns, frame.seq, width, height, data))
-        for cid in self._server.hub.ready_clients():
+        for cid in self._server.session.ready_clients():
             if (outbox := self._server.outboxes.get(cid)) is not None:
                 outbox.stream(f"frame:{name}", encoded)
 

@@ -125,12 +125,12 @@ def test_2_frozen_client_arm_holds_and_lease_is_released() -> None:
                 await asyncio.sleep(0.6)
                 held = settle_time_s(targets_since(robot, since), frozen_ns)
                 assert held <= 0.150 + 2 / RATE_HZ + 0.02, f"moved {held * 1e3:.0f} ms after"
-                assert server.hub.holder is not None  # the socket is half-open, not dead yet
+                assert server.session.holder is not None  # the socket is half-open, not dead yet
                 deadline = time.monotonic() + 15
-                while server.hub.holder is not None and time.monotonic() < deadline:
+                while server.session.holder is not None and time.monotonic() < deadline:
                     await asyncio.sleep(0.1)
                 declared = time.monotonic_ns() - frozen_ns
-                assert server.hub.holder is None, "lease still held 15 s after the freeze"
+                assert server.session.holder is None, "lease still held 15 s after the freeze"
                 assert declared / 1e9 < 10
                 async with TeleopClient(url, name="next") as op:
                     assert (await op.request_lease()).granted
@@ -157,7 +157,7 @@ def test_3_disconnect_mid_motion_holds_and_reconnect_does_not_rearm() -> None:
             dropped_ns, since = time.monotonic_ns(), len(robot.sent)
             await asyncio.sleep(0.5)
             assert settle_time_s(targets_since(robot, since), dropped_ns) <= 0.2
-            assert server.hub.holder is None
+            assert server.session.holder is None
             held = robot.sent[-1][1].copy()
             async with TeleopClient(url, name="op") as again:
                 since = len(robot.sent)

@@ -3,7 +3,7 @@
 Pass criterion: whatever arrives, only documented error codes come back, the server
 keeps serving, and the robot receives nothing but finite, in-limit targets.
 
-The bulk (20,000 examples) runs through the codec, the session hub and the safety
+The bulk (20,000 examples) runs through the codec, the session and the safety
 filter in-process, which is where a message is judged; a smaller run goes through a
 live server on loopback to show the transport agrees.
 """
@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from serverkit import raw, serving
 
 from robots.fake import FakeRobot, fake_spec
-from teleop import effects as fx
 from teleop import safety
-from teleop.auth import Identity
 from teleop.errors import ErrorCode
 from teleop.protocol import ErrorReply, JointsCommand, RobotInfo
 from teleop.session import Hub, HubConfig
+from teleop.session import effects as fx
+from teleop.session.auth import Identity
 
 SPEC = fake_spec(cameras=())
 DOCUMENTED = {code.value for code in ErrorCode}
@@ -75,20 +75,20 @@ def wire(msg: dict[str, Any], binary: bool) -> bytes | str | None:
 
 
 class Station:
-    """The hub and the safety filter, as the server wires them, without sockets."""
+    """The session and the safety filter, as the server wires them, without sockets."""
 
     def __init__(self) -> None:
-        self.hub = Hub(HubConfig(RobotInfo.from_spec(SPEC), 100.0))
+        self.session = Hub(HubConfig(RobotInfo.from_spec(SPEC), 100.0))
         self.filter = safety.FilterState()
         self.now = 1_000_000_000
         self.q = (SPEC.lower + SPEC.upper) / 2
-        self.cid = self.hub.connect(Identity("anonymous", False), self.now)
+        self.cid = self.session.connect(Identity("anonymous", False), self.now)
         self.receive(msgpack.packb({"type": "hello", "role": "operator", "name": "fuzz"}))
         self.receive(msgpack.packb({"type": "lease", "action": "request"}))
 
     def receive(self, data: bytes | str) -> list[str]:
         self.now += 1_000_000  # 1 ms apart: under the rate limit
-        outcome = self.hub.receive(self.cid, data, self.now)
+        outcome = self.session.receive(self.cid, data, self.now)
         codes = [m.code for m in outcome.replies if isinstance(m, ErrorReply)]
         for effect in outcome.effects:
             if isinstance(effect, fx.ApplyCommand):

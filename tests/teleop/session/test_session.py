@@ -7,20 +7,6 @@ import json
 import msgpack
 import pytest
 
-from teleop.auth import Identity
-from teleop.effects import (
-    ApplyCommand,
-    ClientLeft,
-    ClientPhase,
-    DiscardRecording,
-    Disconnect,
-    LeaseChanged,
-    Outcome,
-    ResetEstop,
-    StartRecording,
-    StopRecording,
-    TriggerEstop,
-)
 from teleop.errors import ConfigError, ProtocolError, UnknownClientError
 from teleop.protocol import (
     ClientMessage,
@@ -45,6 +31,20 @@ from teleop.protocol import (
     Welcome,
 )
 from teleop.session import EstopState, Hub, HubConfig, RecordState
+from teleop.session.auth import Identity
+from teleop.session.effects import (
+    ApplyCommand,
+    ClientLeft,
+    ClientPhase,
+    DiscardRecording,
+    Disconnect,
+    LeaseChanged,
+    Outcome,
+    ResetEstop,
+    StartRecording,
+    StopRecording,
+    TriggerEstop,
+)
 
 ROBOT = RobotInfo(
     name="fake",

@@ -1,58 +1,28 @@
 """The session state machine: clients, roles, the operator lease, the e-stop latch.
 
-:class:`Hub` holds everything the server decides about its clients, and does no I/O:
-no sockets, no threads, no clock. Each method takes the time ``now_ns`` [ns, on
-``time.monotonic_ns()``] and returns an :class:`Outcome`: messages for the client that
-spoke, messages for every other client that said ``hello``, and effects for the server to
-carry out (apply a command, start a recording, latch the e-stop, drop a connection). The
-websocket server only moves messages::
+:class:`Hub` holds everything the server decides about its clients, and does
+no I/O: no sockets, no threads, no clock. Each method takes the time ``now_ns`` [ns, on
+``time.monotonic_ns()``] and returns an :class:`~teleop.session.effects.Outcome`:
+messages for the client that spoke, messages for every other client that said ``hello``,
+and effects for the server to carry out (apply a command, start a recording, latch the
+e-stop, drop a connection). The websocket server only moves messages::
 
-    client_id = hub.connect(identity, now)       # after the handshake passed auth
-    outcome = hub.receive(client_id, frame, now)  # every frame, raw or decoded
-    outcome = hub.disconnect(client_id, now)      # always, in a finally
-    outcome = hub.poll(now)                       # a few times a second: hello timeouts
+    client_id = session.connect(identity, now)       # after the handshake passed auth
+    outcome = session.receive(client_id, frame, now)  # every frame, raw or decoded
+    outcome = session.disconnect(client_id, now)      # always, in a finally
+    outcome = session.poll(now)                       # a few times a second: hello timeouts
 
-Rules it enforces (``docs/protocol.md`` has the table):
-    * ``hello`` comes first; before it only ``ping`` and ``estop trigger`` are accepted.
-    * One operator holds the lease. Only the holder commands, records or resets the
-      e-stop; anyone connected, observers included, may trigger it. A second request is
-      refused with ``lease_held`` naming the holder; an admin may take over with
-      ``force``. Losing the lease (release, disconnect, takeover) stops a recording.
-    * A command whose ``seq`` does not increase is dropped (``stale_seq``); a new lease
-      starts the count afresh.
-    * The e-stop latch belongs to the station, not to a client: a reconnect never
-      re-arms it.
-    * More than ``max_rate_hz`` messages/s (after a burst allowance) are dropped with one
-      ``rate_limited`` error; still flooding ``flood_grace_s`` later is a disconnect.
-    * Errors about ``command`` messages, which stream at up to 500 Hz, are sent at most
-      once per ``error_interval_s`` per code; the next one counts the ones held back.
+The rules it enforces are listed in :mod:`teleop.session`; ``docs/protocol.md`` has the
+table.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
-from enum import Enum
 from typing import Any
 
-from teleop.auth import Identity
-from teleop.effects import (
-    ApplyCommand,
-    ClientInfo,
-    ClientLeft,
-    ClientPhase,
-    DiscardRecording,
-    Disconnect,
-    Effect,
-    LeaseChanged,
-    Outcome,
-    ResetEstop,
-    StartRecording,
-    StopRecording,
-    TriggerEstop,
-)
-from teleop.errors import ConfigError, ErrorCode, ProtocolError, UnknownClientError
+from teleop.errors import ErrorCode, ProtocolError, UnknownClientError
 from teleop.protocol import (
     PROTOCOL_VERSION,
     ClientMessage,
@@ -71,85 +41,33 @@ from teleop.protocol import (
     Record,
     RecordAction,
     RecordStatus,
-    RobotInfo,
     Role,
     VelocityCommand,
     Welcome,
     check_command_shape,
     decode,
 )
-from teleop.ratelimit import FloodGuard, Verdict
+from teleop.session.auth import Identity
+from teleop.session.clients import Client, allowed_before_hello, lease_refusal
+from teleop.session.config import CLOSE_POLICY_VIOLATION, EstopState, HubConfig, RecordState
+from teleop.session.effects import (
+    ApplyCommand,
+    ClientInfo,
+    ClientLeft,
+    ClientPhase,
+    DiscardRecording,
+    Disconnect,
+    Effect,
+    LeaseChanged,
+    Outcome,
+    ResetEstop,
+    StartRecording,
+    StopRecording,
+    TriggerEstop,
+)
+from teleop.session.ratelimit import FloodGuard
 
 logger = logging.getLogger(__name__)
-
-CLOSE_POLICY_VIOLATION = 1008
-"""Websocket close code for a client that broke the rules (flood, hello timeout)."""
-
-
-class EstopState(Enum):
-    ARMED = "armed"
-    LATCHED = "latched"
-
-
-class RecordState(Enum):
-    IDLE = "idle"
-    RECORDING = "recording"
-
-
-@dataclasses.dataclass(frozen=True)
-class HubConfig:
-    """Session settings.
-
-    Attributes:
-        robot: The robot, as told to clients in ``welcome``; commands are checked
-            against its joint count.
-        rate_hz: Control loop rate in [Hz], told to clients in ``welcome``.
-        max_rate_hz: Messages per second a client may send in the long run.
-        burst: Messages a client may send at once above ``max_rate_hz``.
-        flood_grace_s: A client still over the limit this long [s] after the
-            ``rate_limited`` error is disconnected.
-        hello_timeout_s: A client that has not said ``hello`` this long [s] after
-            connecting is disconnected by ``poll``.
-        error_interval_s: Least time [s] between two errors of one code about
-            ``command`` messages to one client.
-    """
-
-    robot: RobotInfo
-    rate_hz: float
-    max_rate_hz: float = 1000.0
-    burst: int = 200
-    flood_grace_s: float = 1.0
-    hello_timeout_s: float = 5.0
-    error_interval_s: float = 0.5
-
-    def __post_init__(self) -> None:
-        positive = ("rate_hz", "max_rate_hz", "burst", "flood_grace_s", "hello_timeout_s")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"HubConfig.{name} must be > 0, got {getattr(self, name)}")
-        if self.error_interval_s < 0:
-            raise ConfigError(
-                f"HubConfig.error_interval_s must be >= 0, got {self.error_interval_s}"
-            )
-
-
-@dataclasses.dataclass(slots=True)
-class _Client:
-    client_id: int
-    identity: Identity
-    connected_ns: int
-    flood: FloodGuard
-    phase: ClientPhase = ClientPhase.AWAITING_HELLO
-    role: Role | None = None
-    name: str = ""
-    last_seq: int | None = None
-    lease_since_ns: int | None = None
-    lease_held_ns: int = 0
-    last_error_ns: dict[ErrorCode, int] = dataclasses.field(default_factory=dict)
-    held_back: dict[ErrorCode, int] = dataclasses.field(default_factory=dict)
-
-    def label(self) -> str:
-        return f"client {self.client_id} ('{self.name}')"
 
 
 class Hub:
@@ -161,13 +79,13 @@ class Hub:
 
     def __init__(self, config: HubConfig) -> None:
         self.config = config
-        self._clients: dict[int, _Client] = {}
+        self._clients: dict[int, Client] = {}
         self._next_id = 1
         self._holder: int | None = None
         self._estop = EstopState.ARMED
         self._record = RecordState.IDLE
         self._record_by: int | None = None
-        self._handlers: dict[type, Callable[[_Client, Any, int], Outcome]] = {
+        self._handlers: dict[type, Callable[[Client, Any, int], Outcome]] = {
             Hello: self._on_hello,
             Lease: self._on_lease,
             JointsCommand: self._on_command,
@@ -198,20 +116,7 @@ class Hub:
 
     def info(self, client_id: int, now_ns: int) -> ClientInfo:
         """A snapshot of one client, its lease time counted up to ``now_ns``."""
-        c = self._get(client_id)
-        held = c.lease_held_ns
-        if c.lease_since_ns is not None:
-            held += now_ns - c.lease_since_ns
-        return ClientInfo(
-            client_id=c.client_id,
-            name=c.name,
-            role=c.role,
-            principal=c.identity.principal,
-            is_admin=c.identity.is_admin,
-            connected_ns=c.connected_ns,
-            phase=c.phase,
-            lease_held_s=held / 1e9,
-        )
+        return self._get(client_id).info(now_ns)
 
     # --- what the server calls ------------------------------------------------------------
 
@@ -220,7 +125,7 @@ class Hub:
         client_id = self._next_id
         self._next_id += 1
         flood = FloodGuard(self.config.max_rate_hz, self.config.burst, self.config.flood_grace_s)
-        self._clients[client_id] = _Client(client_id, identity, now_ns, flood)
+        self._clients[client_id] = Client(client_id, identity, now_ns, flood)
         logger.info("client %d connected as %s", client_id, identity.principal)
         return client_id
 
@@ -233,9 +138,9 @@ class Hub:
         c = self._get(client_id)
         if c.phase is ClientPhase.CLOSING:
             return Outcome(client_id)
-        verdict = c.flood.admit(now_ns)
-        if verdict is not Verdict.ACCEPT:
-            return self._flooded(c, verdict)
+        flooded = c.admit(now_ns, self.config.max_rate_hz, self.config.flood_grace_s)
+        if flooded is not None:
+            return flooded
         if isinstance(data, (bytes, str)):
             try:
                 msg = decode(data)
@@ -243,7 +148,7 @@ class Hub:
                 return self._error(c, exc, now_ns)
         else:
             msg = data
-        if c.phase is ClientPhase.AWAITING_HELLO and not _allowed_before_hello(msg):
+        if c.phase is ClientPhase.AWAITING_HELLO and not allowed_before_hello(msg):
             return self._refuse(c, ErrorCode.NOT_READY, "send 'hello' first", msg, now_ns)
         return self._handlers[type(msg)](c, msg, now_ns)
 
@@ -298,7 +203,7 @@ class Hub:
     def command_refused(self, client_id: int, exc: ProtocolError, now_ns: int) -> Outcome:
         """Report a command that the control loop's safety filter refused.
 
-        Goes through the same thinning as the hub's own command errors. A client that
+        Goes through the same thinning as the session's own command errors. A client that
         has left meanwhile is skipped.
 
         Args:
@@ -310,7 +215,7 @@ class Hub:
 
     # --- message handlers -----------------------------------------------------------------
 
-    def _on_hello(self, c: _Client, msg: Hello, now_ns: int) -> Outcome:
+    def _on_hello(self, c: Client, msg: Hello, now_ns: int) -> Outcome:
         if c.phase is ClientPhase.READY:
             text = f"already said hello as {c.role}; reconnect to change role or name"
             return self._refuse(c, ErrorCode.BAD_STATE, text, msg, now_ns)
@@ -337,7 +242,7 @@ class Hub:
         )
         return Outcome(c.client_id, replies=[welcome])
 
-    def _on_lease(self, c: _Client, msg: Lease, now_ns: int) -> Outcome:
+    def _on_lease(self, c: Client, msg: Lease, now_ns: int) -> Outcome:
         if c.role is not Role.OPERATOR:
             text = "observers cannot take the lease; connect with role 'operator'"
             return self._refuse(c, ErrorCode.FORBIDDEN_ROLE, text, msg, now_ns)
@@ -368,7 +273,7 @@ class Hub:
         out.replies.insert(0, LeaseStatus(holder.client_id, False, holder.name))
         return out
 
-    def _on_command(self, c: _Client, cmd: Command, now_ns: int) -> Outcome:
+    def _on_command(self, c: Client, cmd: Command, now_ns: int) -> Outcome:
         refusal = self._holder_check(c, "command the arm")
         if refusal is not None:
             return self._refuse(c, refusal[0], refusal[1], cmd, now_ns)
@@ -385,7 +290,7 @@ class Hub:
             return self._refuse(c, ErrorCode.ESTOP_LATCHED, text, cmd, now_ns)
         return Outcome(c.client_id, effects=[ApplyCommand(c.client_id, cmd, now_ns)])
 
-    def _on_record(self, c: _Client, msg: Record, now_ns: int) -> Outcome:
+    def _on_record(self, c: Client, msg: Record, now_ns: int) -> Outcome:
         refusal = self._holder_check(c, "record")
         if refusal is not None:
             return self._refuse(c, refusal[0], refusal[1], msg, now_ns)
@@ -411,7 +316,7 @@ class Hub:
             status = RecordStatus(False, msg.action, None, msg.success, c.client_id, "operator")
         return Outcome(c.client_id, [status], [status], [effect])
 
-    def _on_estop(self, c: _Client, msg: Estop, now_ns: int) -> Outcome:
+    def _on_estop(self, c: Client, msg: Estop, now_ns: int) -> Outcome:
         if msg.action is EstopAction.TRIGGER:
             self._estop = EstopState.LATCHED
             reason = f"triggered by {c.label()}"
@@ -428,30 +333,22 @@ class Hub:
         status = EstopStatus(False, c.client_id, f"reset by {c.label()}")
         return Outcome(c.client_id, [status], [status], [ResetEstop(c.client_id)])
 
-    def _on_ping(self, c: _Client, msg: Ping, now_ns: int) -> Outcome:
+    def _on_ping(self, c: Client, msg: Ping, now_ns: int) -> Outcome:
         return Outcome(c.client_id, replies=[Pong(now_ns, msg.t_client_ns)])
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _get(self, client_id: int) -> _Client:
+    def _get(self, client_id: int) -> Client:
         try:
             return self._clients[client_id]
         except KeyError:
             raise UnknownClientError(f"no connected client {client_id}") from None
 
-    def _holder_check(self, c: _Client, what: str) -> tuple[ErrorCode, str] | None:
-        if c.role is not Role.OPERATOR:
-            return ErrorCode.FORBIDDEN_ROLE, f"observers cannot {what}; connect as 'operator'"
-        if self._holder != c.client_id:
-            holder = self._clients.get(self._holder) if self._holder is not None else None
-            who = f"{holder.label()} holds it" if holder else "nobody holds it"
-            return (
-                ErrorCode.NO_LEASE,
-                f"only the lease holder may {what} ({who}); send lease request",
-            )
-        return None
+    def _holder_check(self, c: Client, what: str) -> tuple[ErrorCode, str] | None:
+        holder = self._clients.get(self._holder) if self._holder is not None else None
+        return lease_refusal(c, holder, what)
 
-    def _grant(self, c: _Client, now_ns: int) -> Outcome:
+    def _grant(self, c: Client, now_ns: int) -> Outcome:
         out = Outcome(c.client_id, replies=[LeaseStatus(c.client_id, True, c.name)])
         previous = self._holder
         if previous == c.client_id:
@@ -479,44 +376,10 @@ class Hub:
             out.broadcast.append(status)
             out.effects.append(StopRecording(None, "lease_lost"))
 
-    def _flooded(self, c: _Client, verdict: Verdict) -> Outcome:
-        if verdict is Verdict.DROP:
-            return Outcome(c.client_id)
-        if verdict is Verdict.WARN:
-            text = (
-                f"more than {self.config.max_rate_hz:g} messages/s: messages are dropped; "
-                f"still flooding in {self.config.flood_grace_s:g} s closes the connection"
-            )
-            return Outcome(c.client_id, replies=[ErrorReply(ErrorCode.RATE_LIMITED, text)])
-        c.phase = ClientPhase.CLOSING
-        logger.warning("%s disconnected for flooding", c.label())
-        reason = "rate limit exceeded"
-        return Outcome(
-            c.client_id, effects=[Disconnect(c.client_id, CLOSE_POLICY_VIOLATION, reason)]
-        )
-
     def _refuse(
-        self, c: _Client, code: ErrorCode, text: str, msg: ClientMessage, now_ns: int
+        self, c: Client, code: ErrorCode, text: str, msg: ClientMessage, now_ns: int
     ) -> Outcome:
-        seq = msg.seq if isinstance(msg, (JointsCommand, VelocityCommand)) else None
-        return self._error(c, ProtocolError(code, text, ref_type=msg.type, seq=seq), now_ns)
+        return c.refuse(code, text, msg, now_ns, self.config.error_interval_s)
 
-    def _error(self, c: _Client, exc: ProtocolError, now_ns: int) -> Outcome:
-        """An error reply; those about streamed commands are thinned out per code."""
-        text = exc.message
-        if exc.ref_type == "command":
-            last = c.last_error_ns.get(exc.code)
-            if last is not None and now_ns - last < self.config.error_interval_s * 1e9:
-                c.held_back[exc.code] = c.held_back.get(exc.code, 0) + 1
-                return Outcome(c.client_id)
-            c.last_error_ns[exc.code] = now_ns
-            held = c.held_back.pop(exc.code, 0)
-            if held:
-                text += f" ({held} more like this were not reported)"
-        return Outcome(c.client_id, [ErrorReply(exc.code, text, exc.ref_type, exc.seq)])
-
-
-def _allowed_before_hello(msg: ClientMessage) -> bool:
-    return isinstance(msg, (Hello, Ping)) or (
-        isinstance(msg, Estop) and msg.action is EstopAction.TRIGGER
-    )
+    def _error(self, c: Client, exc: ProtocolError, now_ns: int) -> Outcome:
+        return c.error(exc, now_ns, self.config.error_interval_s)

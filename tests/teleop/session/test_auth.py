@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from teleop.auth import Identity, authenticate, extract_token, principal_of
+from teleop.session.auth import Identity, authenticate, extract_token, principal_of
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""What the session hub hands back to the server: effects to carry out, and messages.
+"""What the session hands back to the server: effects to carry out, and messages.
 
 Every :class:`~teleop.session.Hub` method returns one :class:`Outcome`. The server sends
 ``replies`` to ``Outcome.client_id``, ``broadcast`` to every other client that said
@@ -127,7 +127,7 @@ Effect = (
 
 @dataclasses.dataclass
 class Outcome:
-    """What the server must do after one call into the hub.
+    """What the server must do after one call into the session.
 
     Attributes:
         client_id: Who ``replies`` go to: the client that spoke, or None when nobody

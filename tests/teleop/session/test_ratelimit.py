@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from teleop.errors import ConfigError
-from teleop.ratelimit import FloodGuard, TokenBucket, Verdict
+from teleop.session.ratelimit import FloodGuard, TokenBucket, Verdict
 
 MS = 1_000_000  # [ns]
 
