@@ -3,7 +3,7 @@
 Three kinds of work share one asyncio thread here, and none of it ever blocks the
 control loop, which has its own thread:
 
-- each connection's reader hands frames to the ``Hub`` and carries out its outcome; a
+- each connection's reader hands frames to the ``ServerSession`` and carries out its outcome; a
   new command goes to ``ControlLoop.submit``, which applies it right here when no tick
   is running (see ``teleop.control``);
 - broadcasters put the newest state (``state_rate_hz``) and camera frames
@@ -49,7 +49,7 @@ from teleop.session import effects as fx
 if TYPE_CHECKING:
     from teleop.recording_link import RecordingLink
 from teleop.safety import ReceivedJoints, ReceivedVelocity, Rejection, RejectReason
-from teleop.session import Hub, HubConfig, RecordState
+from teleop.session import RecordState, ServerSession, SessionConfig
 from teleop.streams import FrameStreamer, StateStreamer, encoder
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,9 @@ class TeleopServer:
         self.robot = robot
         self.config = config
         self.recording = recording
-        self.session = Hub(HubConfig(RobotInfo.from_spec(robot.spec), config.control.rate_hz))
+        self.session = ServerSession(
+            SessionConfig(RobotInfo.from_spec(robot.spec), config.control.rate_hz)
+        )
         self.gate = Gate(config.gate)
         self.loop = ControlLoop(
             robot,

@@ -1,12 +1,12 @@
 """The sans-I/O session: what the server decides about its clients, with no I/O and no clock.
 
-The websocket server hands every frame to :class:`Hub` with the time, and
+The websocket server hands every frame to :class:`ServerSession` with the time, and
 carries out the :class:`~teleop.session.effects.Outcome` it gets back (see
 :mod:`.machine`). Modules:
 
-- :mod:`.machine`: :class:`Hub`, the state machine, one handler per message;
+- :mod:`.machine`: :class:`ServerSession`, the state machine, one handler per message;
 - :mod:`.clients`: what it keeps about one client, its rate limit and its error replies;
-- :mod:`.config`: :class:`HubConfig` and the station states (e-stop, recording);
+- :mod:`.config`: :class:`SessionConfig` and the station states (e-stop, recording);
 - :mod:`.effects`: what a call returns: messages, and effects for the server;
 - :mod:`.ratelimit`: the token bucket and the warn-then-disconnect flood decision;
 - :mod:`.auth`: the bearer token checked at the handshake, and the identity it gives.
@@ -28,16 +28,16 @@ Rules it enforces (``docs/protocol.md`` has the table):
 """
 
 from teleop.session.auth import Identity
-from teleop.session.config import CLOSE_POLICY_VIOLATION, EstopState, HubConfig, RecordState
+from teleop.session.config import CLOSE_POLICY_VIOLATION, EstopState, RecordState, SessionConfig
 from teleop.session.effects import Outcome
-from teleop.session.machine import Hub
+from teleop.session.machine import ServerSession
 
 __all__ = [
     "CLOSE_POLICY_VIOLATION",
     "EstopState",
-    "Hub",
-    "HubConfig",
     "Identity",
     "Outcome",
     "RecordState",
+    "ServerSession",
+    "SessionConfig",
 ]

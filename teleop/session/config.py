@@ -23,7 +23,7 @@ class RecordState(Enum):
 
 
 @dataclasses.dataclass(frozen=True)
-class HubConfig:
+class SessionConfig:
     """Session settings.
 
     Attributes:
@@ -52,8 +52,8 @@ class HubConfig:
         positive = ("rate_hz", "max_rate_hz", "burst", "flood_grace_s", "hello_timeout_s")
         for name in positive:
             if not getattr(self, name) > 0:
-                raise ConfigError(f"HubConfig.{name} must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"SessionConfig.{name} must be > 0, got {getattr(self, name)}")
         if self.error_interval_s < 0:
             raise ConfigError(
-                f"HubConfig.error_interval_s must be >= 0, got {self.error_interval_s}"
+                f"SessionConfig.error_interval_s must be >= 0, got {self.error_interval_s}"
             )

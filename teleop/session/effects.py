@@ -1,6 +1,6 @@
 """What the session hands back to the server: effects to carry out, and messages.
 
-Every :class:`~teleop.session.Hub` method returns one :class:`Outcome`. The server sends
+Every :class:`~teleop.session.ServerSession` method returns one :class:`Outcome`. The server sends
 ``replies`` to ``Outcome.client_id``, ``broadcast`` to every other client that said
 ``hello``, and carries out ``effects`` in order, typically with a ``match`` over the
 effect types below. None of these hold a raw token.
@@ -41,7 +41,7 @@ class LeaseChanged:
 
 @dataclasses.dataclass(frozen=True)
 class StartRecording:
-    """Start an episode; on failure call ``Hub.recording_failed``."""
+    """Start an episode; on failure call ``ServerSession.recording_failed``."""
 
     client_id: int
     task: str
@@ -80,7 +80,7 @@ class ResetEstop:
 @dataclasses.dataclass(frozen=True)
 class Disconnect:
     """Close this client's websocket with ``code`` and ``reason``, then call
-    ``Hub.disconnect``."""
+    ``ServerSession.disconnect``."""
 
     client_id: int
     code: int
@@ -133,7 +133,7 @@ class Outcome:
         client_id: Who ``replies`` go to: the client that spoke, or None when nobody
             spoke (a disconnect, ``poll``, a server-side e-stop).
         replies: Messages for ``client_id``, in order, in its framing.
-        broadcast: Messages for every client in ``Hub.ready_clients()`` except
+        broadcast: Messages for every client in ``ServerSession.ready_clients()`` except
             ``client_id``.
         effects: Things to do, in order.
     """

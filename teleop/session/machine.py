@@ -1,6 +1,6 @@
 """The session state machine: clients, roles, the operator lease, the e-stop latch.
 
-:class:`Hub` holds everything the server decides about its clients, and does
+:class:`ServerSession` holds everything the server decides about its clients, and does
 no I/O: no sockets, no threads, no clock. Each method takes the time ``now_ns`` [ns, on
 ``time.monotonic_ns()``] and returns an :class:`~teleop.session.effects.Outcome`:
 messages for the client that spoke, messages for every other client that said ``hello``,
@@ -49,7 +49,7 @@ from teleop.protocol import (
 )
 from teleop.session.auth import Identity
 from teleop.session.clients import Client, allowed_before_hello, lease_refusal
-from teleop.session.config import CLOSE_POLICY_VIOLATION, EstopState, HubConfig, RecordState
+from teleop.session.config import CLOSE_POLICY_VIOLATION, EstopState, RecordState, SessionConfig
 from teleop.session.effects import (
     ApplyCommand,
     ClientInfo,
@@ -70,14 +70,14 @@ from teleop.session.ratelimit import FloodGuard
 logger = logging.getLogger(__name__)
 
 
-class Hub:
+class ServerSession:
     """Every connected client of one robot, and the station state they share.
 
     Args:
         config: Session settings.
     """
 
-    def __init__(self, config: HubConfig) -> None:
+    def __init__(self, config: SessionConfig) -> None:
         self.config = config
         self._clients: dict[int, Client] = {}
         self._next_id = 1

@@ -26,7 +26,7 @@ from robots.fake import FakeRobot, fake_spec
 from teleop import safety
 from teleop.errors import ErrorCode
 from teleop.protocol import ErrorReply, JointsCommand, RobotInfo
-from teleop.session import Hub, HubConfig
+from teleop.session import ServerSession, SessionConfig
 from teleop.session import effects as fx
 from teleop.session.auth import Identity
 
@@ -78,7 +78,7 @@ class Station:
     """The session and the safety filter, as the server wires them, without sockets."""
 
     def __init__(self) -> None:
-        self.session = Hub(HubConfig(RobotInfo.from_spec(SPEC), 100.0))
+        self.session = ServerSession(SessionConfig(RobotInfo.from_spec(SPEC), 100.0))
         self.filter = safety.FilterState()
         self.now = 1_000_000_000
         self.q = (SPEC.lower + SPEC.upper) / 2

@@ -1,4 +1,4 @@
-"""The session hub: hello, roles, the lease, seq, the e-stop latch, recording, floods."""
+"""The session: hello, roles, the lease, seq, the e-stop latch, recording, floods."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from teleop.protocol import (
     VelocityCommand,
     Welcome,
 )
-from teleop.session import EstopState, Hub, HubConfig, RecordState
+from teleop.session import EstopState, RecordState, ServerSession, SessionConfig
 from teleop.session.auth import Identity
 from teleop.session.effects import (
     ApplyCommand,
@@ -69,20 +69,22 @@ def cmd(seq: int) -> JointsCommand:
 
 
 @pytest.fixture
-def hub() -> Hub:
-    return Hub(HubConfig(ROBOT, rate_hz=200.0))
+def session() -> ServerSession:
+    return ServerSession(SessionConfig(ROBOT, rate_hz=200.0))
 
 
-def join(hub: Hub, role: Role, name: str, identity: Identity | None = None, t: int = 0) -> int:
-    client_id = hub.connect(identity or Identity(), t)
-    out = hub.receive(client_id, Hello(role, name), t)
+def join(
+    session: ServerSession, role: Role, name: str, identity: Identity | None = None, t: int = 0
+) -> int:
+    client_id = session.connect(identity or Identity(), t)
+    out = session.receive(client_id, Hello(role, name), t)
     assert isinstance(out.replies[0], Welcome)
     return client_id
 
 
-def operator_with_lease(hub: Hub, name: str = "alice", t: int = 0) -> int:
-    client_id = join(hub, Role.OPERATOR, name, t=t)
-    assert hub.receive(client_id, REQUEST, t).replies[0] == LeaseStatus(client_id, True, name)
+def operator_with_lease(session: ServerSession, name: str = "alice", t: int = 0) -> int:
+    client_id = join(session, Role.OPERATOR, name, t=t)
+    assert session.receive(client_id, REQUEST, t).replies[0] == LeaseStatus(client_id, True, name)
     return client_id
 
 
@@ -99,148 +101,148 @@ def applied(out: Outcome) -> list[ApplyCommand]:
 # --- hello --------------------------------------------------------------------------------
 
 
-def test_welcome_tells_the_client_what_it_needs(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
-    hub.receive(alice, TRIGGER, 0)
-    bob = hub.connect(Identity(), 5)
-    out = hub.receive(bob, Hello(Role.OBSERVER, "  bob "), 5)
+def test_welcome_tells_the_client_what_it_needs(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
+    session.receive(alice, TRIGGER, 0)
+    bob = session.connect(Identity(), 5)
+    out = session.receive(bob, Hello(Role.OBSERVER, "  bob "), 5)
     assert out.client_id == bob
     assert out.replies == [Welcome(1, bob, 200.0, ROBOT, Role.OBSERVER, alice, "alice", estop=True)]
-    assert hub.ready_clients() == [alice, bob]
+    assert session.ready_clients() == [alice, bob]
 
 
-def test_hello_is_required_first(hub: Hub) -> None:
-    c = hub.connect(Identity(), 0)
+def test_hello_is_required_first(session: ServerSession) -> None:
+    c = session.connect(Identity(), 0)
     refused: list[ClientMessage] = [cmd(1), REQUEST, Record(RecordAction.START), RESET]
     for msg in refused:
-        out = hub.receive(c, msg, 0)
+        out = session.receive(c, msg, 0)
         assert error_code(out) is ErrorCode.NOT_READY
         assert out.effects == []
-    assert hub.receive(c, Ping(7), 0).replies == [Pong(0, 7)]
-    assert hub.ready_clients() == []
+    assert session.receive(c, Ping(7), 0).replies == [Pong(0, 7)]
+    assert session.ready_clients() == []
 
 
-def test_estop_trigger_works_even_before_hello(hub: Hub) -> None:
-    c = hub.connect(Identity(), 0)
-    out = hub.receive(c, TRIGGER, 0)
+def test_estop_trigger_works_even_before_hello(session: ServerSession) -> None:
+    c = session.connect(Identity(), 0)
+    out = session.receive(c, TRIGGER, 0)
     assert [type(e) for e in out.effects] == [TriggerEstop]
-    assert hub.estop is EstopState.LATCHED
+    assert session.estop is EstopState.LATCHED
 
 
-def test_second_hello_and_wrong_protocol_are_refused(hub: Hub) -> None:
-    c = join(hub, Role.OBSERVER, "o")
-    assert error_code(hub.receive(c, Hello(Role.OPERATOR, "o"), 0)) is ErrorCode.BAD_STATE
-    d = hub.connect(Identity(), 0)
-    out = hub.receive(d, Hello(Role.OPERATOR, "d", protocol=2), 0)
+def test_second_hello_and_wrong_protocol_are_refused(session: ServerSession) -> None:
+    c = join(session, Role.OBSERVER, "o")
+    assert error_code(session.receive(c, Hello(Role.OPERATOR, "o"), 0)) is ErrorCode.BAD_STATE
+    d = session.connect(Identity(), 0)
+    out = session.receive(d, Hello(Role.OPERATOR, "d", protocol=2), 0)
     assert error_code(out) is ErrorCode.UNSUPPORTED_PROTOCOL
-    assert error_code(hub.receive(d, REQUEST, 0)) is ErrorCode.NOT_READY
+    assert error_code(session.receive(d, REQUEST, 0)) is ErrorCode.NOT_READY
 
 
-def test_poll_disconnects_clients_that_never_say_hello(hub: Hub) -> None:
-    silent = hub.connect(Identity(), 0)
-    polite = join(hub, Role.OBSERVER, "p")
-    assert hub.poll(4 * S).effects == []
-    out = hub.poll(6 * S)
+def test_poll_disconnects_clients_that_never_say_hello(session: ServerSession) -> None:
+    silent = session.connect(Identity(), 0)
+    polite = join(session, Role.OBSERVER, "p")
+    assert session.poll(4 * S).effects == []
+    out = session.poll(6 * S)
     assert out.effects == [Disconnect(silent, 1008, "no hello within 5 s")]
-    assert hub.info(silent, 6 * S).phase is ClientPhase.CLOSING
-    assert hub.receive(silent, Hello(Role.OPERATOR, "late"), 6 * S) == Outcome(silent)
-    assert hub.poll(7 * S).effects == []  # decided once
-    assert hub.ready_clients() == [polite]
+    assert session.info(silent, 6 * S).phase is ClientPhase.CLOSING
+    assert session.receive(silent, Hello(Role.OPERATOR, "late"), 6 * S) == Outcome(silent)
+    assert session.poll(7 * S).effects == []  # decided once
+    assert session.ready_clients() == [polite]
 
 
 # --- the lease ----------------------------------------------------------------------------
 
 
-def test_first_operator_gets_the_lease_and_everyone_hears(hub: Hub) -> None:
-    watcher = join(hub, Role.OBSERVER, "w")
-    alice = join(hub, Role.OPERATOR, "alice")
-    out = hub.receive(alice, REQUEST, 0)
+def test_first_operator_gets_the_lease_and_everyone_hears(session: ServerSession) -> None:
+    watcher = join(session, Role.OBSERVER, "w")
+    alice = join(session, Role.OPERATOR, "alice")
+    out = session.receive(alice, REQUEST, 0)
     assert out.replies == [LeaseStatus(alice, True, "alice")]
     assert out.broadcast == [LeaseStatus(alice, False, "alice")]
     assert out.effects == [LeaseChanged(alice, None)]
-    assert hub.holder == alice
+    assert session.holder == alice
     assert watcher != alice
 
 
-def test_second_operator_is_refused_and_told_who_holds_it(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    bob = join(hub, Role.OPERATOR, "bob", t=3 * S)
-    out = hub.receive(bob, REQUEST, 3 * S)
+def test_second_operator_is_refused_and_told_who_holds_it(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    bob = join(session, Role.OPERATOR, "bob", t=3 * S)
+    out = session.receive(bob, REQUEST, 3 * S)
     assert out.replies[0] == LeaseStatus(alice, False, "alice")
     error = out.replies[1]
     assert isinstance(error, ErrorReply)
     assert error.code is ErrorCode.LEASE_HELD
     assert f"client {alice} ('alice')" in error.message
     assert out.broadcast == [] and out.effects == []
-    assert hub.holder == alice
+    assert session.holder == alice
 
 
-def test_asking_again_keeps_the_lease_quietly(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
-    out = hub.receive(alice, REQUEST, 1)
+def test_asking_again_keeps_the_lease_quietly(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
+    out = session.receive(alice, REQUEST, 1)
     assert out.replies == [LeaseStatus(alice, True, "alice")]
     assert out.broadcast == [] and out.effects == []
 
 
-def test_release_frees_the_lease_for_the_next_operator(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    bob = join(hub, Role.OPERATOR, "bob")
-    assert error_code(hub.receive(bob, RELEASE, 0)) is ErrorCode.NO_LEASE
-    out = hub.receive(alice, RELEASE, 1)
+def test_release_frees_the_lease_for_the_next_operator(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    bob = join(session, Role.OPERATOR, "bob")
+    assert error_code(session.receive(bob, RELEASE, 0)) is ErrorCode.NO_LEASE
+    out = session.receive(alice, RELEASE, 1)
     assert out.replies == [LeaseStatus(None, False)]
     assert out.broadcast == [LeaseStatus(None, False)]
     assert out.effects == [LeaseChanged(None, alice)]
-    assert hub.receive(bob, REQUEST, 2).replies == [LeaseStatus(bob, True, "bob")]
+    assert session.receive(bob, REQUEST, 2).replies == [LeaseStatus(bob, True, "bob")]
 
 
-def test_disconnect_releases_the_lease(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    bob = join(hub, Role.OPERATOR, "bob")
-    out = hub.disconnect(alice, 2 * S)
+def test_disconnect_releases_the_lease(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    bob = join(session, Role.OPERATOR, "bob")
+    out = session.disconnect(alice, 2 * S)
     assert out.client_id is None
     assert out.broadcast == [LeaseStatus(None, False)]
     assert out.effects[0] == LeaseChanged(None, alice)
     left = out.effects[-1]
     assert isinstance(left, ClientLeft)
     assert (left.info.client_id, left.info.lease_held_s) == (alice, 2.0)
-    assert hub.holder is None
-    assert hub.ready_clients() == [bob]
-    assert hub.receive(bob, REQUEST, 3 * S).replies == [LeaseStatus(bob, True, "bob")]
+    assert session.holder is None
+    assert session.ready_clients() == [bob]
+    assert session.receive(bob, REQUEST, 3 * S).replies == [LeaseStatus(bob, True, "bob")]
 
 
-def test_admin_takes_the_lease_over_with_force(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    admin = join(hub, Role.OPERATOR, "root", identity=ADMIN)
-    assert error_code(hub.receive(admin, REQUEST, 1)) is ErrorCode.LEASE_HELD
-    out = hub.receive(admin, Lease(LeaseAction.REQUEST, force=True), 1)
+def test_admin_takes_the_lease_over_with_force(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    admin = join(session, Role.OPERATOR, "root", identity=ADMIN)
+    assert error_code(session.receive(admin, REQUEST, 1)) is ErrorCode.LEASE_HELD
+    out = session.receive(admin, Lease(LeaseAction.REQUEST, force=True), 1)
     assert out.replies == [LeaseStatus(admin, True, "root")]
     assert out.broadcast == [LeaseStatus(admin, False, "root")]
     assert out.effects == [LeaseChanged(admin, alice)]
-    assert error_code(hub.receive(alice, cmd(99), 2)) is ErrorCode.NO_LEASE
+    assert error_code(session.receive(alice, cmd(99), 2)) is ErrorCode.NO_LEASE
 
 
-def test_force_without_the_admin_token_is_unauthorized(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    mallory = join(hub, Role.OPERATOR, "mallory", identity=Identity("token:ffffffffffff"))
-    out = hub.receive(mallory, Lease(LeaseAction.REQUEST, force=True), 1)
+def test_force_without_the_admin_token_is_unauthorized(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    mallory = join(session, Role.OPERATOR, "mallory", identity=Identity("token:ffffffffffff"))
+    out = session.receive(mallory, Lease(LeaseAction.REQUEST, force=True), 1)
     assert error_code(out) is ErrorCode.UNAUTHORIZED
-    assert hub.holder == alice
+    assert session.holder == alice
 
 
-def test_lease_time_is_counted_per_client(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice", t=1 * S)
-    hub.receive(alice, RELEASE, 4 * S)
-    hub.receive(alice, REQUEST, 10 * S)
-    assert hub.info(alice, 12 * S).lease_held_s == pytest.approx(5.0)
-    assert hub.info(alice, 12 * S).principal == "anonymous"
+def test_lease_time_is_counted_per_client(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice", t=1 * S)
+    session.receive(alice, RELEASE, 4 * S)
+    session.receive(alice, REQUEST, 10 * S)
+    assert session.info(alice, 12 * S).lease_held_s == pytest.approx(5.0)
+    assert session.info(alice, 12 * S).principal == "anonymous"
 
 
 # --- roles --------------------------------------------------------------------------------
 
 
-def test_observer_cannot_lease_command_record_or_reset(hub: Hub) -> None:
-    operator_with_lease(hub)
-    o = join(hub, Role.OBSERVER, "o")
+def test_observer_cannot_lease_command_record_or_reset(session: ServerSession) -> None:
+    operator_with_lease(session)
+    o = join(session, Role.OBSERVER, "o")
     refused: list[ClientMessage] = [
         REQUEST,
         RELEASE,
@@ -249,136 +251,138 @@ def test_observer_cannot_lease_command_record_or_reset(hub: Hub) -> None:
         RESET,
     ]
     for msg in refused:
-        out = hub.receive(o, msg, 0)
+        out = session.receive(o, msg, 0)
         assert error_code(out) is ErrorCode.FORBIDDEN_ROLE, msg
         assert out.effects == []
 
 
-def test_operator_without_the_lease_cannot_command_or_record(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    bob = join(hub, Role.OPERATOR, "bob")
-    out = hub.receive(bob, cmd(1), 0)
+def test_operator_without_the_lease_cannot_command_or_record(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    bob = join(session, Role.OPERATOR, "bob")
+    out = session.receive(bob, cmd(1), 0)
     assert error_code(out) is ErrorCode.NO_LEASE
     assert f"client {alice} ('alice') holds it" in out.replies[0].message  # type: ignore[union-attr]
-    assert error_code(hub.receive(bob, Record(RecordAction.START), 0)) is ErrorCode.NO_LEASE
+    assert error_code(session.receive(bob, Record(RecordAction.START), 0)) is ErrorCode.NO_LEASE
     assert applied(out) == []
 
 
 # --- commands -----------------------------------------------------------------------------
 
 
-def test_the_holder_commands_the_arm(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
+def test_the_holder_commands_the_arm(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
     vel = VelocityCommand(2, (0.1, 0.0, 0.0), (0.0, 0.0, 0.0), 1.0, deadman=True)
-    assert applied(hub.receive(alice, cmd(1), 10)) == [ApplyCommand(alice, cmd(1), 10)]
-    assert applied(hub.receive(alice, vel, 20)) == [ApplyCommand(alice, vel, 20)]
+    assert applied(session.receive(alice, cmd(1), 10)) == [ApplyCommand(alice, cmd(1), 10)]
+    assert applied(session.receive(alice, vel, 20)) == [ApplyCommand(alice, vel, 20)]
 
 
-def test_raw_frames_are_decoded_in_either_framing(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
+def test_raw_frames_are_decoded_in_either_framing(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
     m = {"type": "command", "seq": 1, "mode": "joints", "q": [0.1, 0.2, 0.5]}
-    assert applied(hub.receive(alice, json.dumps(m), 1))[0].command == cmd(1)
+    assert applied(session.receive(alice, json.dumps(m), 1))[0].command == cmd(1)
     m["seq"] = 2
-    assert applied(hub.receive(alice, msgpack.packb(m), 2))[0].command == cmd(2)
-    out = hub.receive(alice, b"\xc1", 3)
+    assert applied(session.receive(alice, msgpack.packb(m), 2))[0].command == cmd(2)
+    out = session.receive(alice, b"\xc1", 3)
     assert error_code(out) is ErrorCode.BAD_ENCODING
-    out = hub.receive(alice, '{"type":"command","seq":3,"mode":"joints","q":[NaN,0,0]}', 4)
+    out = session.receive(alice, '{"type":"command","seq":3,"mode":"joints","q":[NaN,0,0]}', 4)
     assert error_code(out) is ErrorCode.NOT_FINITE
     assert applied(out) == []
 
 
-def test_stale_seq_is_dropped(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
-    hub.receive(alice, cmd(5), 0)
+def test_stale_seq_is_dropped(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
+    session.receive(alice, cmd(5), 0)
     for i, seq in enumerate((5, 4, -1), start=1):
-        out = hub.receive(alice, cmd(seq), i * S)  # spaced out: each one is reported
+        out = session.receive(alice, cmd(seq), i * S)  # spaced out: each one is reported
         assert error_code(out) is ErrorCode.STALE_SEQ
         assert applied(out) == []
-    assert applied(hub.receive(alice, cmd(6), 100 * S))
+    assert applied(session.receive(alice, cmd(6), 100 * S))
 
 
-def test_a_new_lease_restarts_the_seq_count(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
-    hub.receive(alice, cmd(50), 0)
-    hub.receive(alice, RELEASE, 1)
-    hub.receive(alice, REQUEST, 2)
-    assert applied(hub.receive(alice, cmd(1), 3))
+def test_a_new_lease_restarts_the_seq_count(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
+    session.receive(alice, cmd(50), 0)
+    session.receive(alice, RELEASE, 1)
+    session.receive(alice, REQUEST, 2)
+    assert applied(session.receive(alice, cmd(1), 3))
 
 
-def test_wrong_joint_count_is_refused(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
-    out = hub.receive(alice, JointsCommand(1, (0.0, 0.0)), 0)
+def test_wrong_joint_count_is_refused(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
+    out = session.receive(alice, JointsCommand(1, (0.0, 0.0)), 0)
     assert error_code(out) is ErrorCode.BAD_SHAPE
     assert applied(out) == []
-    assert applied(hub.receive(alice, cmd(1), 1))  # a refused seq is not consumed
+    assert applied(session.receive(alice, cmd(1), 1))  # a refused seq is not consumed
 
 
-def test_command_errors_are_thinned_out_and_counted(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
-    hub.receive(alice, cmd(10), 0)
+def test_command_errors_are_thinned_out_and_counted(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
+    session.receive(alice, cmd(10), 0)
     ms = 1_000_000
-    assert error_code(hub.receive(alice, cmd(1), 1 * ms)) is ErrorCode.STALE_SEQ
+    assert error_code(session.receive(alice, cmd(1), 1 * ms)) is ErrorCode.STALE_SEQ
     for t in range(2, 6):
-        assert hub.receive(alice, cmd(1), t * ms).replies == []
+        assert session.receive(alice, cmd(1), t * ms).replies == []
     # Another code in the same window is still reported.
-    assert error_code(hub.receive(alice, JointsCommand(11, (0.0,)), 7 * ms)) is ErrorCode.BAD_SHAPE
-    out = hub.receive(alice, cmd(1), 600 * ms)
+    assert (
+        error_code(session.receive(alice, JointsCommand(11, (0.0,)), 7 * ms)) is ErrorCode.BAD_SHAPE
+    )
+    out = session.receive(alice, cmd(1), 600 * ms)
     assert error_code(out) is ErrorCode.STALE_SEQ
     assert "(4 more like this were not reported)" in out.replies[0].message  # type: ignore[union-attr]
     # Other message types are always answered.
-    assert error_code(hub.receive(alice, RESET, 601 * ms)) is ErrorCode.BAD_STATE
-    assert error_code(hub.receive(alice, RESET, 601 * ms)) is ErrorCode.BAD_STATE
+    assert error_code(session.receive(alice, RESET, 601 * ms)) is ErrorCode.BAD_STATE
+    assert error_code(session.receive(alice, RESET, 601 * ms)) is ErrorCode.BAD_STATE
 
 
 # --- e-stop -------------------------------------------------------------------------------
 
 
-def test_anyone_may_trigger_the_estop(hub: Hub) -> None:
-    operator_with_lease(hub)
-    o = join(hub, Role.OBSERVER, "o")
-    out = hub.receive(o, TRIGGER, 0)
+def test_anyone_may_trigger_the_estop(session: ServerSession) -> None:
+    operator_with_lease(session)
+    o = join(session, Role.OBSERVER, "o")
+    out = session.receive(o, TRIGGER, 0)
     status = EstopStatus(True, o, f"triggered by client {o} ('o')")
     assert (out.replies, out.broadcast) == ([status], [status])
     assert out.effects == [TriggerEstop(o, status.reason)]
-    assert hub.estop is EstopState.LATCHED
+    assert session.estop is EstopState.LATCHED
 
 
-def test_commands_are_dropped_while_latched(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
-    hub.receive(alice, TRIGGER, 0)
-    out = hub.receive(alice, cmd(1), 1)
+def test_commands_are_dropped_while_latched(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
+    session.receive(alice, TRIGGER, 0)
+    out = session.receive(alice, cmd(1), 1)
     assert error_code(out) is ErrorCode.ESTOP_LATCHED
     assert applied(out) == []
 
 
-def test_only_the_lease_holder_resets_the_estop(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    bob = join(hub, Role.OPERATOR, "bob")
-    assert error_code(hub.receive(alice, RESET, 0)) is ErrorCode.BAD_STATE  # not latched
-    hub.receive(bob, TRIGGER, 1)
-    assert error_code(hub.receive(bob, RESET, 2)) is ErrorCode.NO_LEASE
-    assert hub.estop is EstopState.LATCHED
-    out = hub.receive(alice, RESET, 3)
+def test_only_the_lease_holder_resets_the_estop(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    bob = join(session, Role.OPERATOR, "bob")
+    assert error_code(session.receive(alice, RESET, 0)) is ErrorCode.BAD_STATE  # not latched
+    session.receive(bob, TRIGGER, 1)
+    assert error_code(session.receive(bob, RESET, 2)) is ErrorCode.NO_LEASE
+    assert session.estop is EstopState.LATCHED
+    out = session.receive(alice, RESET, 3)
     assert out.effects == [ResetEstop(alice)]
     assert out.broadcast == [EstopStatus(False, alice, f"reset by client {alice} ('alice')")]
-    assert hub.estop is EstopState.ARMED
-    assert applied(hub.receive(alice, cmd(1), 4))
+    assert session.estop is EstopState.ARMED
+    assert applied(session.receive(alice, cmd(1), 4))
 
 
-def test_a_reconnect_never_rearms(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    hub.receive(alice, TRIGGER, 0)
-    hub.disconnect(alice, 1)
-    again = hub.connect(Identity(), 2)
-    welcome = hub.receive(again, Hello(Role.OPERATOR, "alice"), 2).replies[0]
+def test_a_reconnect_never_rearms(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    session.receive(alice, TRIGGER, 0)
+    session.disconnect(alice, 1)
+    again = session.connect(Identity(), 2)
+    welcome = session.receive(again, Hello(Role.OPERATOR, "alice"), 2).replies[0]
     assert isinstance(welcome, Welcome) and welcome.estop
-    hub.receive(again, REQUEST, 3)
-    assert error_code(hub.receive(again, cmd(1), 4)) is ErrorCode.ESTOP_LATCHED
-    assert hub.estop is EstopState.LATCHED
+    session.receive(again, REQUEST, 3)
+    assert error_code(session.receive(again, cmd(1), 4)) is ErrorCode.ESTOP_LATCHED
+    assert session.estop is EstopState.LATCHED
 
 
-def test_the_server_can_latch_the_estop(hub: Hub) -> None:
-    out = hub.trigger_estop("robot fault: overload:elbow", 0)
+def test_the_server_can_latch_the_estop(session: ServerSession) -> None:
+    out = session.trigger_estop("robot fault: overload:elbow", 0)
     assert out.client_id is None
     assert out.broadcast == [EstopStatus(True, None, "robot fault: overload:elbow")]
     assert out.effects == [TriggerEstop(None, "robot fault: overload:elbow")]
@@ -387,39 +391,41 @@ def test_the_server_can_latch_the_estop(hub: Hub) -> None:
 # --- recording ----------------------------------------------------------------------------
 
 
-def test_record_start_stop_discard_are_gated_by_state(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    assert error_code(hub.receive(alice, Record(RecordAction.STOP, success=True), 0)) is (
+def test_record_start_stop_discard_are_gated_by_state(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    assert error_code(session.receive(alice, Record(RecordAction.STOP, success=True), 0)) is (
         ErrorCode.BAD_STATE
     )
-    assert error_code(hub.receive(alice, Record(RecordAction.DISCARD), 0)) is ErrorCode.BAD_STATE
-    out = hub.receive(alice, Record(RecordAction.START, task="pick the cube"), 1)
+    assert (
+        error_code(session.receive(alice, Record(RecordAction.DISCARD), 0)) is ErrorCode.BAD_STATE
+    )
+    out = session.receive(alice, Record(RecordAction.START, task="pick the cube"), 1)
     assert out.effects == [StartRecording(alice, "pick the cube", "anonymous", "alice")]
     assert out.broadcast == [
         RecordStatus(True, RecordAction.START, "pick the cube", None, alice, "operator")
     ]
-    assert hub.record_state is RecordState.RECORDING
-    again = hub.receive(alice, Record(RecordAction.START, task="x"), 2)
+    assert session.record_state is RecordState.RECORDING
+    again = session.receive(alice, Record(RecordAction.START, task="x"), 2)
     assert error_code(again) is ErrorCode.BAD_STATE
-    out = hub.receive(alice, Record(RecordAction.STOP, success=True), 3)
+    out = session.receive(alice, Record(RecordAction.STOP, success=True), 3)
     assert out.effects == [StopRecording(True, "operator")]
-    assert hub.record_state is RecordState.IDLE
-    hub.receive(alice, Record(RecordAction.START), 4)
-    assert hub.receive(alice, Record(RecordAction.DISCARD), 5).effects == [DiscardRecording()]
+    assert session.record_state is RecordState.IDLE
+    session.receive(alice, Record(RecordAction.START), 4)
+    assert session.receive(alice, Record(RecordAction.DISCARD), 5).effects == [DiscardRecording()]
 
 
-def test_losing_the_lease_stops_the_recording(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    hub.receive(alice, Record(RecordAction.START, task="t"), 0)
-    out = hub.disconnect(alice, 1)
+def test_losing_the_lease_stops_the_recording(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    session.receive(alice, Record(RecordAction.START, task="t"), 0)
+    out = session.disconnect(alice, 1)
     assert StopRecording(None, "lease_lost") in out.effects
-    assert hub.record_state is RecordState.IDLE
+    assert session.record_state is RecordState.IDLE
 
 
-def test_a_recorder_failure_is_reported_to_its_operator(hub: Hub) -> None:
-    alice = operator_with_lease(hub, "alice")
-    hub.receive(alice, Record(RecordAction.START, task="t"), 0)
-    out = hub.recording_failed("disk full: recordings/ has 0 bytes left", 1)
+def test_a_recorder_failure_is_reported_to_its_operator(session: ServerSession) -> None:
+    alice = operator_with_lease(session, "alice")
+    session.receive(alice, Record(RecordAction.START, task="t"), 0)
+    out = session.recording_failed("disk full: recordings/ has 0 bytes left", 1)
     assert out.client_id == alice
     assert (
         ErrorReply(ErrorCode.RECORD_FAILED, "disk full: recordings/ has 0 bytes left", "record")
@@ -428,69 +434,71 @@ def test_a_recorder_failure_is_reported_to_its_operator(hub: Hub) -> None:
     assert out.broadcast == [
         RecordStatus(False, reason="failed: disk full: recordings/ has 0 bytes left")
     ]
-    assert hub.record_state is RecordState.IDLE
+    assert session.record_state is RecordState.IDLE
 
 
 # --- floods -------------------------------------------------------------------------------
 
 
-def test_a_steady_500_hz_stream_is_never_limited(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
+def test_a_steady_500_hz_stream_is_never_limited(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
     period = S // 500
     for seq in range(1, 1501):  # 3 s
-        assert applied(hub.receive(alice, cmd(seq), seq * period))
+        assert applied(session.receive(alice, cmd(seq), seq * period))
 
 
-def test_a_flood_gets_one_error_then_a_disconnect(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
+def test_a_flood_gets_one_error_then_a_disconnect(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
     period = S // 2000  # twice the limit
     seq, t, errors, disconnect = 0, 0, 0, None
     while disconnect is None and t < 3 * S:
         seq += 1
         t = seq * period
-        out = hub.receive(alice, cmd(seq), t)
+        out = session.receive(alice, cmd(seq), t)
         errors += sum(1 for r in out.replies if getattr(r, "code", None) is ErrorCode.RATE_LIMITED)
         disconnect = next((e for e in out.effects if isinstance(e, Disconnect)), None)
     assert errors == 1
     assert disconnect == Disconnect(alice, 1008, "rate limit exceeded")
     assert 1 * S <= t <= 2 * S
-    assert hub.receive(alice, cmd(seq + 1), t + 1) == Outcome(alice)
+    assert session.receive(alice, cmd(seq + 1), t + 1) == Outcome(alice)
 
 
-def test_a_short_burst_is_forgiven(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
-    outs = [hub.receive(alice, Ping(), 0) for _ in range(300)]  # all at once
+def test_a_short_burst_is_forgiven(session: ServerSession) -> None:
+    alice = operator_with_lease(session)
+    outs = [session.receive(alice, Ping(), 0) for _ in range(300)]  # all at once
     assert sum(1 for o in outs if o.replies and isinstance(o.replies[0], ErrorReply)) == 1
     for i in range(1, 2000):  # then 4 s at 500 Hz: no more errors, no disconnect
-        out = hub.receive(alice, Ping(), i * (S // 500))
+        out = session.receive(alice, Ping(), i * (S // 500))
         assert isinstance(out.replies[0], Pong) and out.effects == []
 
 
-def test_unknown_client_ids_are_a_server_bug(hub: Hub) -> None:
+def test_unknown_client_ids_are_a_server_bug(session: ServerSession) -> None:
     with pytest.raises(UnknownClientError):
-        hub.receive(42, Ping(), 0)
-    c = hub.connect(Identity(), 0)
-    hub.disconnect(c, 1)
+        session.receive(42, Ping(), 0)
+    c = session.connect(Identity(), 0)
+    session.disconnect(c, 1)
     with pytest.raises(UnknownClientError):
-        hub.disconnect(c, 2)
+        session.disconnect(c, 2)
 
 
 def test_config_is_checked() -> None:
     with pytest.raises(ConfigError, match="rate_hz"):
-        HubConfig(ROBOT, rate_hz=0.0)
+        SessionConfig(ROBOT, rate_hz=0.0)
 
 
-def test_safety_refusals_from_the_loop_are_thinned_like_the_hubs_own(hub: Hub) -> None:
-    alice = operator_with_lease(hub)
+def test_safety_refusals_from_the_loop_are_thinned_like_the_sessions_own(
+    session: ServerSession,
+) -> None:
+    alice = operator_with_lease(session)
     refusal = ProtocolError(ErrorCode.UNSAFE_COMMAND, "jump of 0.9 rad", ref_type="command", seq=3)
-    assert error_code(hub.command_refused(alice, refusal, 0)) is ErrorCode.UNSAFE_COMMAND
-    assert hub.command_refused(alice, refusal, 1).replies == []
-    hub.disconnect(alice, 2)
-    assert hub.command_refused(alice, refusal, 3) == Outcome(None)
+    assert error_code(session.command_refused(alice, refusal, 0)) is ErrorCode.UNSAFE_COMMAND
+    assert session.command_refused(alice, refusal, 1).replies == []
+    session.disconnect(alice, 2)
+    assert session.command_refused(alice, refusal, 3) == Outcome(None)
 
 
-def test_names_lose_control_characters(hub: Hub) -> None:
-    c = join(hub, Role.OBSERVER, "eve\n2026-01-01 INFO lease granted\x1b[2J")
-    assert hub.info(c, 0).name == "eve2026-01-01 INFO lease granted[2J"
-    d = join(hub, Role.OBSERVER, "\t")
-    assert hub.info(d, 0).name == f"client-{d}"
+def test_names_lose_control_characters(session: ServerSession) -> None:
+    c = join(session, Role.OBSERVER, "eve\n2026-01-01 INFO lease granted\x1b[2J")
+    assert session.info(c, 0).name == "eve2026-01-01 INFO lease granted[2J"
+    d = join(session, Role.OBSERVER, "\t")
+    assert session.info(d, 0).name == f"client-{d}"

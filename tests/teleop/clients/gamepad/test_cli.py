@@ -130,7 +130,7 @@ def test_wrong_token_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
 def test_runs_until_interrupted(capsys: pytest.CaptureFixture[str]) -> None:
     def interrupt_once_connected(box: dict[str, Any]) -> None:
         deadline = time.monotonic() + 20.0
-        while box["server"].hub.holder is None and time.monotonic() < deadline:
+        while box["server"].session.holder is None and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)  # a few status lines
         os.kill(os.getpid(), signal.SIGINT)
