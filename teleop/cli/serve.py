@@ -220,8 +220,7 @@ def _accounting(robot: Robot, args: argparse.Namespace) -> Accounting | None:
 
 async def _serve(robot: Robot, args: argparse.Namespace) -> int:
     from teleop.control import ControlConfig
-    from teleop.http import GateConfig
-    from teleop.server import ServerConfig, TeleopServer
+    from teleop.server import GateConfig, ServerConfig, TeleopServer
 
     config = ServerConfig(
         host=args.host,

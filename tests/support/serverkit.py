@@ -14,8 +14,7 @@ import websockets
 
 import robots
 from robots.fake import FakeRobot
-from teleop.http import GateConfig
-from teleop.server import ServerConfig, TeleopServer
+from teleop.server import GateConfig, ServerConfig, TeleopServer
 
 
 @contextlib.asynccontextmanager

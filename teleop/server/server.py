@@ -3,9 +3,9 @@
 Three kinds of work share one asyncio thread here, and none of it ever blocks the
 control loop, which has its own thread:
 
-- each connection's reader hands frames to the ``ServerSession`` and carries out its outcome; a
-  new command goes to ``ControlLoop.submit``, which applies it right here when no tick
-  is running (see ``teleop.control``);
+- each connection's reader hands frames to the ``ServerSession`` and carries out its
+  outcome; a new command goes to ``ControlLoop.submit``, which applies it right here
+  when no tick is running (see ``teleop.control``);
 - broadcasters put the newest state (``state_rate_hz``) and camera frames
   (``frame_rate_hz``, JPEG-encoded in a worker thread) into every client's outbox;
 - each client's ``Outbox`` task sends at that client's own pace.
@@ -33,24 +33,25 @@ from websockets.asyncio.server import Server, ServerConnection
 from robots.base import Robot, RobotError
 from teleop.control import ControlConfig, ControlLoop
 from teleop.errors import ErrorCode, ProtocolError, TeleopError
-from teleop.http import Gate, GateConfig, redact_tokens_in_logs
-from teleop.outbox import Outbox
 from teleop.protocol import (
     MAX_MESSAGE_BYTES,
     Command,
     JointsCommand,
     Message,
+    RecordingInfo,
     RecordStatus,
     RobotInfo,
 )
 from teleop.quality.activity import ActivityMeter
+from teleop.safety import ReceivedJoints, ReceivedVelocity, Rejection, RejectReason
+from teleop.server.http import Gate, GateConfig, redact_tokens_in_logs
+from teleop.server.outbox import Outbox
+from teleop.server.streams import Audience, FrameStreamer, StateStreamer, encoder
+from teleop.session import RecordState, ServerSession, SessionConfig
 from teleop.session import effects as fx
 
 if TYPE_CHECKING:
     from teleop.recording_link import RecordingLink
-from teleop.safety import ReceivedJoints, ReceivedVelocity, Rejection, RejectReason
-from teleop.session import RecordState, ServerSession, SessionConfig
-from teleop.streams import FrameStreamer, StateStreamer, encoder
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,18 @@ class TeleopServer:
         self.activity: dict[int, ActivityMeter] = {}
         """Per client: time the arm moved while it held the lease (for the ledger)."""
         self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="teleop-io")
-        self._states = StateStreamer(self)
-        self._frames = FrameStreamer(self, self._pool)
+        self._audience = Audience(self.outboxes, self.session.ready_clients)
+        self._states = StateStreamer(
+            self._audience,
+            self.loop,
+            config.state_rate_hz,
+            recording=recording.info if recording else RecordingInfo,
+            holder=lambda: self.session.holder,
+            activity=self.activity,
+        )
+        self._frames = FrameStreamer(
+            self._audience, robot, config.frame_rate_hz, config.jpeg_quality, self._pool
+        )
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._aio: asyncio.AbstractEventLoop | None = None
@@ -234,10 +245,8 @@ class TeleopServer:
             outbox.reply(encoder(message))
 
     def broadcast(self, message: Message, *, exclude: int | None = None) -> None:
-        encoded = encoder(message)
-        for cid in self.session.ready_clients():
-            if cid != exclude and (outbox := self.outboxes.get(cid)) is not None:
-                outbox.reply(encoded)
+        """Queue a message for every client that said ``hello`` but ``exclude``."""
+        self._audience.reply(encoder(message), exclude=exclude)
 
     async def _carry_out(self, outcome: fx.Outcome, now_ns: int) -> None:
         for message in outcome.replies:
