@@ -45,23 +45,25 @@ def _teleop_server(
     conn: multiprocessing.connection.Connection, rate_hz: float, cameras: bool
 ) -> None:
     import robots
+    from teleop.cli.serve import serving_process
     from teleop.control import ControlConfig
     from teleop.server import ServerConfig, TeleopServer
 
     async def main(arm: robots.Robot) -> None:
-        config = ServerConfig(port=0, control=ControlConfig(rate_hz=rate_hz))
-        async with TeleopServer(arm, config) as server:
-            conn.send(server.port)
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "report"
-            stats = server.loop.stats
-            conn.send(
-                {
-                    "latency_ns": list(server.loop.latency_ns),
-                    "ticks": stats.ticks,
-                    "overruns": stats.overruns,
-                }
-            )
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "stop"
+        server = TeleopServer(arm, ServerConfig(port=0, control=ControlConfig(rate_hz=rate_hz)))
+        with serving_process():  # as `teleop serve` runs
+            async with server:
+                conn.send(server.port)
+                await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "report"
+                stats = server.loop.stats
+                conn.send(
+                    {
+                        "latency_ns": list(server.loop.latency_ns),
+                        "ticks": stats.ticks,
+                        "overruns": stats.overruns,
+                    }
+                )
+                await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "stop"
 
     with robots.make_robot("sim", **({} if cameras else {"cameras": ()})) as arm:
         for camera in arm.cameras.values():

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import ipaddress
 import os
 import re
 import signal
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 
 
 ADMIN_TOKEN_ENV = "TELEOP_ADMIN_TOKEN"
+GIL_SWITCH_INTERVAL_S = 0.0005
+"""The interpreter's thread switch interval while serving, in [s] (Python's is 5 ms)."""
 
 
 def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -234,11 +239,41 @@ async def _serve(robot: Robot, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with TeleopServer(robot, config, _recorder(robot, args)) as server:
-        host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"serving on http://{host}:{server.port}/", flush=True)
-        if args.token is None:
-            print("no --token: accepting clients on this machine only", flush=True)
-        await stop.wait()
-        print("shutting down", flush=True)
+    server = TeleopServer(robot, config, _recorder(robot, args))
+    with serving_process():
+        async with server:
+            host = f"[{args.host}]" if ":" in args.host else args.host
+            print(f"serving on http://{host}:{server.port}/", flush=True)
+            if args.token is None:
+                print("no --token: accepting clients on this machine only", flush=True)
+            await stop.wait()
+            print("shutting down", flush=True)
     return 0
+
+
+@contextlib.contextmanager
+def serving_process() -> Iterator[None]:
+    """Set up this whole process for serving one robot; undone on exit.
+
+    These settings belong to the program, not to ``TeleopServer``, which tests and other
+    programs construct in processes of their own:
+
+    - tokens are blanked in the websockets library's logs (its debug log prints
+      request lines and headers);
+    - the control thread shares the GIL with the network thread; a short switch
+      interval bounds how long it can wait behind Python work there;
+    - a full garbage collection walks every object while holding the GIL, and so stalls
+      the control loop. What exists by now (the robot, the server) lives as long as
+      the process serves: it is taken out of the collector's sight.
+    """
+    from teleop.server.http import redact_tokens_in_logs
+
+    redact_tokens_in_logs()
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    gc.freeze()
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(switch_interval)
+        gc.unfreeze()

@@ -12,6 +12,10 @@ control loop, which has its own thread:
 
 The control loop reports back (an applied command, a refused one) through
 ``call_soon_threadsafe``, which never waits.
+
+Process-wide settings (the garbage collector, the interpreter's switch interval, token
+redaction in the websockets logs) are not this class's business: ``teleop serve`` makes
+them (``teleop.cli.serve.serving_process``).
 """
 
 from __future__ import annotations
@@ -20,9 +24,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import gc
 import logging
-import sys
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -44,7 +46,7 @@ from teleop.protocol import (
 )
 from teleop.quality.activity import ActivityMeter
 from teleop.safety import ReceivedJoints, ReceivedVelocity, Rejection, RejectReason
-from teleop.server.http import Gate, GateConfig, redact_tokens_in_logs
+from teleop.server.http import Gate, GateConfig
 from teleop.server.outbox import Outbox
 from teleop.server.streams import Audience, FrameStreamer, StateStreamer, encoder
 from teleop.session import RecordState, ServerSession, SessionConfig
@@ -54,8 +56,6 @@ if TYPE_CHECKING:
     from teleop.recording_link import RecordingLink
 
 log = logging.getLogger(__name__)
-
-GIL_SWITCH_INTERVAL_S = 0.0005
 
 _REJECT_CODES = {
     RejectReason.NONFINITE: ErrorCode.NOT_FINITE,
@@ -139,7 +139,6 @@ class TeleopServer:
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._aio: asyncio.AbstractEventLoop | None = None
-        self._switch_interval = sys.getswitchinterval()
 
     @property
     def port(self) -> int:
@@ -149,15 +148,6 @@ class TeleopServer:
 
     async def start(self) -> None:
         self._aio = asyncio.get_running_loop()
-        redact_tokens_in_logs()
-        # The control thread shares the GIL with this one; a short switch interval
-        # bounds how long it can wait behind Python work here (default: 5 ms).
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-        # A full garbage collection walks every object while holding the GIL, and so
-        # stalls the control loop. What exists by now lives as long as the server:
-        # take it out of the collector's sight (undone in stop()).
-        gc.freeze()
         self.loop.start()
         self._server = await websockets.serve(
             self._handle,
@@ -192,8 +182,6 @@ class TeleopServer:
         if self.recording is not None:
             await asyncio.get_running_loop().run_in_executor(self._pool, self.recording.close)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        sys.setswitchinterval(self._switch_interval)
-        gc.unfreeze()
 
     async def __aenter__(self) -> Self:
         await self.start()
