@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from robots.base import RobotSpec
-from teleop.duplicates import Fingerprint
 from teleop.ledger import EpisodeEntry, Ledger, LedgerError, utc_now
 from teleop.quality import manifest
 from teleop.quality.assess import Assessment, assess
 from teleop.quality.config import Thresholds
+from teleop.quality.duplicates import Fingerprint
 from teleop.quality.episode_data import ROBOT_FILE, DatasetView, JointLimits
+from teleop.quality.signing import SigningError, StationKey
 from teleop.quality.store import (
     FINGERPRINTS_DIR,
     KEYS_DIR,
@@ -42,7 +43,6 @@ from teleop.quality.store import (
     write_json,
 )
 from teleop.quality.verdict import EpisodeVerdict
-from teleop.signing import SigningError, StationKey
 
 log = logging.getLogger(__name__)
 

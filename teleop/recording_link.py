@@ -13,9 +13,9 @@ from robots.base import RobotSpec
 from teleop.episode_close import close_episode, unclosed_episodes
 from teleop.ledger import Ledger
 from teleop.protocol import RecordingInfo, RecordStatus
+from teleop.quality.signing import StationKey
 from teleop.recorder import Recorder, RecorderError, TickSample
 from teleop.session import effects as fx
-from teleop.signing import StationKey
 
 log = logging.getLogger(__name__)
 

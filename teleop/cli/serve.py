@@ -207,8 +207,8 @@ def _recorder(robot: Robot, args: argparse.Namespace) -> RecordingLink:
 def _accounting(robot: Robot, args: argparse.Namespace) -> Accounting | None:
     """The station key and the ledger; without them episodes are saved unsigned."""
     from teleop.ledger import Ledger
+    from teleop.quality.signing import StationKey
     from teleop.recording_link import Accounting
-    from teleop.signing import StationKey
 
     try:
         key = StationKey.load_or_create()

@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from teleop.quality.assess import CHECK_NAMES
 from teleop.quality.config import Thresholds, load_thresholds
 from teleop.quality.errors import DatasetReadError, ThresholdsError
+from teleop.quality.signing import SigningError, key_id, load_public_key
 from teleop.quality.verdict import Status
 from teleop.quality.verify import DatasetReport, EpisodeReport, verify_dataset
-from teleop.signing import SigningError, key_id, load_public_key
 
 SHORT = {
     "rates": "rate",

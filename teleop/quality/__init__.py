@@ -1,8 +1,18 @@
-"""Quality checks on recorded episodes, their score, and the signed manifests.
+"""Quality of recorded episodes: checks and score, duplicate fingerprints, signatures.
 
-``teleop.episode_close.close_episode`` runs all of it when an episode is saved;
-``teleop verify`` runs it again over a dataset (``teleop.quality.assess`` runs the
-checks on one episode). ``docs/quality.md`` describes every check, threshold and file.
+``teleop.station.episode_close.close_episode`` runs all of it when an episode is saved;
+``teleop verify`` runs it again over a dataset; the fleet hub will run the same code on
+what stations upload. ``docs/quality.md`` describes every check, threshold and file.
+
+- :mod:`.assess` runs the checks on one episode (:mod:`.motion_checks`,
+  :mod:`.timing_checks`, :mod:`.video_checks`, over :mod:`.episode_data`) and scores it
+  (:mod:`.verdict`, with the thresholds of :mod:`.config`);
+- :mod:`.duplicates`: an episode's fingerprint, and the search for an earlier episode
+  it repeats;
+- :mod:`.signing`: the station key and its Ed25519 signatures; :mod:`.manifest` the
+  signed manifest of an episode's files; :mod:`.verify` checks a dataset from outside;
+- :mod:`.store` (where the station's files go), :mod:`.activity` (time the arm moved,
+  for the ledger).
 """
 
 from teleop.quality.config import Thresholds, load_thresholds

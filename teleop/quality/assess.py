@@ -10,17 +10,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
-from teleop.duplicates import (
+from teleop.quality import motion_checks as motion
+from teleop.quality import timing_checks as timing
+from teleop.quality import video_checks as video
+from teleop.quality.config import Thresholds
+from teleop.quality.duplicates import (
     DuplicateMatch,
     Fingerprint,
     check_duplicate,
     find_duplicate,
     fingerprint,
 )
-from teleop.quality import motion_checks as motion
-from teleop.quality import timing_checks as timing
-from teleop.quality import video_checks as video
-from teleop.quality.config import Thresholds
 from teleop.quality.episode_data import DatasetView, EpisodeData
 from teleop.quality.store import sha256_file
 from teleop.quality.verdict import CheckResult, accepted, score

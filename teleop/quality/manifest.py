@@ -29,8 +29,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from teleop.quality.episode_data import DatasetView
+from teleop.quality.signing import StationKey, verify
 from teleop.quality.store import sha256_file
-from teleop.signing import StationKey, verify
 
 FORMAT = "teleop.manifest/1"
 EPISODE_KEYS = ("episode_index", "tasks", "length")

@@ -17,12 +17,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from teleop.duplicates import Fingerprint
 from teleop.quality import manifest
 from teleop.quality.assess import Assessment, assess
 from teleop.quality.config import Thresholds
+from teleop.quality.duplicates import Fingerprint
 from teleop.quality.episode_data import DatasetView
 from teleop.quality.errors import DatasetReadError
+from teleop.quality.signing import SigningError, key_id, load_public_key
 from teleop.quality.store import (
     FINGERPRINTS_DIR,
     KEYS_DIR,
@@ -30,7 +31,6 @@ from teleop.quality.store import (
     QUALITY_DIR,
     episode_file,
 )
-from teleop.signing import SigningError, key_id, load_public_key
 
 
 @dataclasses.dataclass

@@ -33,7 +33,7 @@ from teleop.cli import _Parser
 from teleop.cli.verify import SHORT, add_verify_parser
 from teleop.episode_close import close_episode
 from teleop.quality.assess import CHECK_NAMES
-from teleop.signing import StationKey
+from teleop.quality.signing import StationKey
 
 __all__ = ["dataset", "key", "recorded", "spec"]  # fixtures
 

@@ -23,12 +23,12 @@ import pytest
 
 from robots.base import RobotSpec
 from teleop.bench.verify import Motion, fake_robot, record_scripted
-from teleop.duplicates import Fingerprint
 from teleop.quality import DatasetView, JointLimits, Status, Thresholds
 from teleop.quality.assess import assess
+from teleop.quality.duplicates import Fingerprint
+from teleop.quality.signing import StationKey
 from teleop.recorder import Recorder, RecorderConfig
 from teleop.recorder.meta import DatasetMeta
-from teleop.signing import StationKey
 
 CLEAN, SLOW, REPLAY = 0, 1, 2
 """The recorded dataset's episodes: a clean one, one from a 50 Hz loop (for a 100 Hz

@@ -24,7 +24,7 @@ from robots.base import RobotSpec
 from teleop.episode_close import close_episode
 from teleop.quality import EpisodeVerdict, Status
 from teleop.quality.assess import CHECK_NAMES
-from teleop.signing import StationKey
+from teleop.quality.signing import StationKey
 
 
 def close_all(root: Path, key: StationKey, spec: RobotSpec) -> list[EpisodeVerdict]:

@@ -9,11 +9,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from teleop.duplicates import Fingerprint, check_duplicate, content_hash, find_duplicate, resample
 from teleop.quality import motion_checks as motion
 from teleop.quality import timing_checks as timing
 from teleop.quality import video_checks as video
 from teleop.quality.config import Thresholds, load_thresholds
+from teleop.quality.duplicates import (
+    Fingerprint,
+    check_duplicate,
+    content_hash,
+    find_duplicate,
+    resample,
+)
 from teleop.quality.episode_data import EpisodeData, JointLimits
 from teleop.quality.errors import ThresholdsError
 from teleop.quality.series import joint_speeds, longest_run, runs

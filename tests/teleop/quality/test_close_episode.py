@@ -14,7 +14,7 @@ from robots.base import RobotSpec
 from teleop.episode_close import close_episode, unclosed_episodes
 from teleop.ledger import Ledger
 from teleop.quality.errors import DatasetReadError
-from teleop.signing import SigningError, StationKey
+from teleop.quality.signing import SigningError, StationKey
 
 ALICE = ("token:0123456789ab", "alice")
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 
 from teleop.errors import TeleopError
-from teleop.signing import (
+from teleop.quality.signing import (
     SigningError,
     StationKey,
     default_key_path,
