@@ -30,10 +30,10 @@ import numpy as np
 import robots
 from robots.base import CameraSpec, Robot, RobotSpec
 from teleop.bench.report import Figure
-from teleop.episode_close import close_episode
 from teleop.quality.signing import StationKey
 from teleop.quality.verify import verify_dataset
 from teleop.recorder import EpisodeSummary, Recorder, RecorderConfig, TickSample
+from teleop.station.episode_close import close_episode
 
 log = logging.getLogger(__name__)
 

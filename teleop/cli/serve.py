@@ -24,7 +24,7 @@ from teleop.defaults import MAX_RATE_HZ
 from teleop.errors import TeleopError
 
 if TYPE_CHECKING:
-    from teleop.recording_link import Accounting, RecordingLink
+    from teleop.station.recording_link import Accounting, RecordingLink
 
 # The server, recorder and kinematics (pybullet, PyAV, pyarrow) load only when serving,
 # so that ``teleop --help`` and argument errors stay quick and quiet.
@@ -184,7 +184,7 @@ def _robot_options(args: argparse.Namespace) -> dict[str, object]:
 
 def _recorder(robot: Robot, args: argparse.Namespace) -> RecordingLink:
     from teleop.recorder import Recorder, RecorderConfig, RecorderError
-    from teleop.recording_link import RecordingLink
+    from teleop.station.recording_link import RecordingLink
 
     dataset = args.dataset or re.sub(r"[^A-Za-z0-9_.-]", "_", args.robot)
     config = RecorderConfig(
@@ -208,7 +208,7 @@ def _accounting(robot: Robot, args: argparse.Namespace) -> Accounting | None:
     """The station key and the ledger; without them episodes are saved unsigned."""
     from teleop.ledger import Ledger
     from teleop.quality.signing import StationKey
-    from teleop.recording_link import Accounting
+    from teleop.station.recording_link import Accounting
 
     try:
         key = StationKey.load_or_create()

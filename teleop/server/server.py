@@ -53,7 +53,7 @@ from teleop.session import RecordState, ServerSession, SessionConfig
 from teleop.session import effects as fx
 
 if TYPE_CHECKING:
-    from teleop.recording_link import RecordingLink
+    from teleop.station.recording_link import RecordingLink
 
 log = logging.getLogger(__name__)
 

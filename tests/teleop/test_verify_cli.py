@@ -31,9 +31,9 @@ from qualitykit import (
 from robots.base import RobotSpec
 from teleop.cli import _Parser
 from teleop.cli.verify import SHORT, add_verify_parser
-from teleop.episode_close import close_episode
 from teleop.quality.assess import CHECK_NAMES
 from teleop.quality.signing import StationKey
+from teleop.station.episode_close import close_episode
 
 __all__ = ["dataset", "key", "recorded", "spec"]  # fixtures
 

@@ -21,10 +21,10 @@ from qualitykit import (
 )
 
 from robots.base import RobotSpec
-from teleop.episode_close import close_episode
 from teleop.quality import EpisodeVerdict, Status
 from teleop.quality.assess import CHECK_NAMES
 from teleop.quality.signing import StationKey
+from teleop.station.episode_close import close_episode
 
 
 def close_all(root: Path, key: StationKey, spec: RobotSpec) -> list[EpisodeVerdict]:

@@ -10,12 +10,12 @@ import dataclasses
 import logging
 
 from robots.base import RobotSpec
-from teleop.episode_close import close_episode, unclosed_episodes
 from teleop.ledger import Ledger
 from teleop.protocol import RecordingInfo, RecordStatus
 from teleop.quality.signing import StationKey
 from teleop.recorder import Recorder, RecorderError, TickSample
 from teleop.session import effects as fx
+from teleop.station.episode_close import close_episode, unclosed_episodes
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ import pytest
 from qualitykit import CLEAN, REPLAY, SLOW, snapshot
 
 from robots.base import RobotSpec
-from teleop.episode_close import close_episode, unclosed_episodes
 from teleop.ledger import Ledger
 from teleop.quality.errors import DatasetReadError
 from teleop.quality.signing import SigningError, StationKey
+from teleop.station.episode_close import close_episode, unclosed_episodes
 
 ALICE = ("token:0123456789ab", "alice")
 
