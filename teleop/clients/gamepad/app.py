@@ -11,11 +11,11 @@ One asyncio loop does everything, ``poll_hz`` times a second (100 by default):
 5. the contact force in the newest ``state`` sets the rumble.
 
 When the connection drops or the lease is lost, the loop keeps polling the pad and
-connects again with exponential backoff. Each connection starts with a new client
-(its ``seq`` restarts) and a locked gate, so nothing from before the drop is ever
-sent, and the deadman must be released and pressed again. A refused token
-(``unauthorized``, ``forbidden``) ends :meth:`GamepadApp.run` with the ClientError,
-since retrying cannot fix it.
+connects again with exponential backoff (:mod:`teleop.clients.link`, shared with the
+leader client). Each connection starts with a new client (its ``seq`` restarts) and a
+locked gate, so nothing from before the drop is ever sent, and the deadman must be
+released and pressed again. A refused token (``unauthorized``, ``forbidden``) ends
+:meth:`GamepadApp.run` with the ClientError, since retrying cannot fix it.
 """
 
 from __future__ import annotations
@@ -23,17 +23,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from teleop.client import ClientError, TeleopClient
-from teleop.clients.gamepad.config import AppConfig, ClientFactory, make_client
+from teleop.clients.gamepad.config import AppConfig, ClientFactory
 from teleop.clients.gamepad.feedback import contact_force_n, rumble_strength
 from teleop.clients.gamepad.gate import Drive, DriveGate
 from teleop.clients.gamepad.mapfile import Overrides
 from teleop.clients.gamepad.mapping import Action, GamepadMapping, Intent, PadInput, map_input
-from teleop.clients.gamepad.status import Link, Status
+from teleop.clients.gamepad.status import Status
+from teleop.clients.link import Link, LinkedApp, check_session, estop_latched, make_client
 from teleop.protocol import ErrorReply
 
 StatusCallback = Callable[[Status], None]
@@ -42,9 +42,6 @@ if TYPE_CHECKING:  # the app only calls the pad; importing device loads pygame
     from teleop.clients.gamepad.device import Pad, PadInfo
 
 log = logging.getLogger(__name__)
-
-FATAL_CODES = frozenset({"unauthorized", "forbidden"})
-"""Connection refusals that retrying cannot fix."""
 
 
 class _Mapper:
@@ -86,12 +83,12 @@ def _warn_missing_controls(mapping: GamepadMapping, info: PadInfo) -> None:
             )
 
 
-class GamepadApp:
+class GamepadApp(LinkedApp[AppConfig, Status]):
     """Drives one teleop server from one gamepad until cancelled.
 
     Args:
         config: Settings.
-        pad: A started :class:`Pad`.
+        pad: An open :class:`Pad`.
         on_status: Called with the newest :class:`Status`, ``status_hz`` times a second.
         client_factory: Makes a client per connection (tests may wrap it).
     """
@@ -103,17 +100,9 @@ class GamepadApp:
         on_status: StatusCallback | None = None,
         client_factory: ClientFactory = make_client,
     ) -> None:
-        self.config = config
-        self.status = Status()
-        self.client: TeleopClient | None = None
-        self.connections = 0
-        """Connections that got the lease so far."""
+        super().__init__(config, Status(), on_status, client_factory)
         self._pad = pad
-        self._on_status = on_status
-        self._client_factory = client_factory
         self._mapper = _Mapper(config.overrides)
-        self._note = ""
-        self._published_at_s = -math.inf
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_error: ErrorReply | None = None
 
@@ -123,38 +112,18 @@ class GamepadApp:
         Raises:
             ClientError: The server refused this client's token.
         """
-        delay_s = self.config.backoff_initial_s
-        while True:
-            before = self.connections
-            try:
-                await self._session()
-            except ClientError as exc:
-                if exc.code in FATAL_CODES:
-                    raise
-                reason = exc.message
-            else:  # pragma: no cover - _session only ends by raising
-                reason = "session ended"
-            if self.connections > before:
-                delay_s = self.config.backoff_initial_s
-            self._note = reason
-            log.warning("disconnected (%s); retrying in %.1f s", reason, delay_s)
-            await self._offline(delay_s)
-            delay_s = min(2.0 * delay_s, self.config.backoff_max_s)
+        await self._reconnect_forever()
 
     # -- one connection ------------------------------------------------------------------
 
     async def _session(self) -> None:
         """Connect, take the lease and drive; returns only by raising ClientError."""
-        client = self._client_factory(self.config)
-        self.client = client
-        self._publish(Status(Link.CONNECTING, note=self._note), force=True)
+        client = self._new_client()
         try:
             await client.connect()
             await client.request_lease()
-            self.connections += 1
+            self._got_lease(client)
             self._last_error = client.errors[-1] if client.errors else None
-            self._note = f"connected as client {client.client_id}"
-            log.info("connected to %s as client %d", self.config.url, client.client_id)
             requests: asyncio.Queue[Action] = asyncio.Queue()
             self._spawn(self._serve_requests(client, requests))
             await self._drive(client, DriveGate(1.0 / self.config.send_hz), requests)
@@ -170,12 +139,12 @@ class GamepadApp:
         period_s = 1.0 / self.config.poll_hz
         deadline = loop.time()
         while True:
-            _check_session(client)
+            check_session(client)
             now = loop.time()
             intent = self._mapper.update(self._pad.poll(), self._pad.info)
             for action in intent.actions if intent else ():
                 self._request(client, gate, action, requests)
-            send = gate.step(now, intent, allowed=not _estop_latched(client))
+            send = gate.step(now, intent, allowed=not estop_latched(client))
             if send is not None:
                 await client.send_velocity(
                     send.linear, send.angular, send.gripper, deadman=send.deadman
@@ -183,7 +152,7 @@ class GamepadApp:
             force_n = contact_force_n(client.state)
             self._pad.rumble(rumble_strength(force_n, self.config.overrides.rumble), now)
             self._watch_errors(client)
-            self._publish(self._connected_status(client, gate.state, force_n), now)
+            self._publisher.publish(self._connected_status(client, gate.state, force_n), now)
             deadline = await _sleep_until(loop, deadline + period_s, period_s)
 
     def _request(
@@ -238,8 +207,9 @@ class GamepadApp:
 
     # -- between connections ------------------------------------------------------------
 
-    async def _offline(self, wait_s: float) -> None:
+    async def _offline(self, reason: str, wait_s: float) -> None:
         """Keep the pad polled (and still) for ``wait_s`` [s] while disconnected."""
+        self._note = reason
         loop = asyncio.get_running_loop()
         period_s = 1.0 / self.config.poll_hz
         end = loop.time() + wait_s
@@ -257,7 +227,7 @@ class GamepadApp:
                 retry_in_s=left,
                 note=self._note,
             )
-            self._publish(status, loop.time())
+            self._publisher.publish(status, loop.time())
             await asyncio.sleep(min(left, period_s))
 
     # -- helpers -------------------------------------------------------------------------
@@ -273,21 +243,12 @@ class GamepadApp:
             lease=client.has_lease,
             drive=drive,
             force_n=force_n,
-            estop=_estop_latched(client),
+            estop=estop_latched(client),
             recording=recording.active if recording else False,
             episode=recording.episode_index if recording else None,
             elapsed_s=recording.elapsed_s if recording else 0.0,
             note=self._note,
         )
-
-    def _publish(self, status: Status, now_s: float = 0.0, *, force: bool = False) -> None:
-        link_changed = status.link is not self.status.link
-        self.status = status
-        if self._on_status is None:
-            return
-        if force or link_changed or now_s - self._published_at_s >= 1.0 / self.config.status_hz:
-            self._published_at_s = now_s
-            self._on_status(status)
 
     def _watch_errors(self, client: TeleopClient) -> None:
         """Show the newest error the server sent, once."""
@@ -310,22 +271,6 @@ class GamepadApp:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-def _check_session(client: TeleopClient) -> None:
-    """Raise ClientError when the connection is closed or the lease was taken away."""
-    if client.closed_reason is not None:
-        raise ClientError("closed", client.closed_reason)
-    lease = client.lease
-    if lease is not None and not lease.granted:
-        holder = lease.holder_name or lease.holder
-        raise ClientError("lease_lost", f"the lease was taken by {holder}")
-
-
-def _estop_latched(client: TeleopClient) -> bool:
-    if client.state is not None:
-        return client.state.estop
-    return client.welcome.estop if client.welcome else False
 
 
 async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float, period_s: float) -> float:

@@ -18,12 +18,12 @@ import dataclasses
 import logging
 import os
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
+from teleop.clients.device import InputDevice
 from teleop.clients.gamepad.errors import PadError
 from teleop.clients.gamepad.layouts import Layout, detect_layout
 from teleop.clients.gamepad.mapping import PadInput
@@ -110,7 +110,7 @@ class _Attached:
         return PadInput(tuple(self.axes), tuple(self.buttons), pressed, self.device_id)
 
 
-class Pad:
+class Pad(InputDevice):
     """The operator's gamepad, through pygame. Use as a context manager.
 
     Args:
@@ -127,7 +127,7 @@ class Pad:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def open(self) -> None:
         """Start pygame's event queue and joystick support (no window is opened).
 
         Raises:
@@ -151,18 +151,6 @@ class Pad:
             _quietly(attached.joystick.quit)
         self._attached.clear()
         self._active = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- input ---------------------------------------------------------------------------
 

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from enum import Enum
 
 from teleop.clients.gamepad.gate import Drive
+from teleop.clients.link import Link, status_line
 
-
-class Link(Enum):
-    """The connection to the server."""
-
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RETRYING = "retrying"
+__all__ = ["Link", "Status", "format_status"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,7 +52,7 @@ _DRIVE_WORDS = {
 
 def format_status(status: Status) -> str:
     """The status as one short line, e.g. for a terminal that rewrites it in place."""
-    parts = [_link_text(status)]
+    parts = []
     if status.pad is None:
         parts.append("pad: none (plug one in)")
     else:
@@ -71,15 +65,7 @@ def format_status(status: Status) -> str:
         parts.append(_recording_text(status))
         if status.estop:
             parts.append("E-STOP LATCHED")
-    if status.note:
-        parts.append(status.note)
-    return " | ".join(parts)
-
-
-def _link_text(status: Status) -> str:
-    if status.link is Link.RETRYING and status.retry_in_s is not None:
-        return f"disconnected, retrying in {max(0.0, status.retry_in_s):.1f} s"
-    return status.link.value
+    return status_line(status.link, status.retry_in_s, parts, status.note)
 
 
 def _recording_text(status: Status) -> str:

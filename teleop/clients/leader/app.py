@@ -17,9 +17,10 @@ follower, and the port is reopened every ``reopen_s``; a failing read blocks the
 for at most the bus's bounded retries, ~0.2 s), an e-stop, a gap between
 commands as long as the server's watchdog (or a watchdog hold it reports), a command
 the server refused, or a lost connection. A lost connection is retried with exponential
-backoff; each connection gets a new client and a new engager, so nothing from before the
-drop is ever sent. A refused token, or a follower whose joints the leader's calibration
-does not name, ends :meth:`LeaderApp.run`: retrying cannot fix those.
+backoff (:mod:`teleop.clients.link`, shared with the gamepad client); each connection
+gets a new client and a new engager, so nothing from before the drop is ever sent. A
+refused token, or a follower whose joints the leader's calibration does not name, ends
+:meth:`LeaderApp.run`: retrying cannot fix those.
 """
 
 from __future__ import annotations
@@ -39,13 +40,11 @@ from teleop.clients.leader.feedback import OFF, GripperFeedback, GripperPush
 from teleop.clients.leader.mapping import LeaderMapping
 from teleop.clients.leader.priority import time_critical
 from teleop.clients.leader.session import Session
-from teleop.clients.leader.status import Link, Status
+from teleop.clients.leader.status import Status
+from teleop.clients.link import Link, LinkedApp, make_client
 from teleop.tickstats import TickStats
 
 log = logging.getLogger(__name__)
-
-FATAL_CODES = frozenset({"unauthorized", "forbidden"})
-"""Connection refusals that retrying cannot fix."""
 
 StatusCallback = Callable[[Status], None]
 SendCallback = Callable[[FloatArray, Phase], None]
@@ -55,14 +54,7 @@ TickCallback = Callable[[int, int, int], None]
 ClientFactory = Callable[[LeaderConfig], TeleopClient]
 
 
-def make_client(config: LeaderConfig) -> TeleopClient:
-    """A fresh operator client for ``config.url``."""
-    return TeleopClient(
-        config.url, token=config.token, name=config.name, timeout_s=config.timeout_s
-    )
-
-
-class LeaderApp:
+class LeaderApp(LinkedApp[LeaderConfig, Status]):
     """Mirrors one leader arm onto one teleop server's follower until cancelled.
 
     Args:
@@ -85,7 +77,7 @@ class LeaderApp:
         on_tick: TickCallback | None = None,
         client_factory: ClientFactory = make_client,
     ) -> None:
-        self.config = config
+        super().__init__(config, Status(), on_status, client_factory)
         grip = config.feedback
         self.arm = arm or LeaderArm(
             config.serial_port,
@@ -93,20 +85,13 @@ class LeaderApp:
             baudrate=config.baudrate,
             goal_speed_tps=grip.goal_speed_tps if grip else None,
         )
-        self.status = Status()
         self.stats = TickStats(round(config.period_s * 1e9))
-        self.client: TeleopClient | None = None
-        self.connections = 0
-        """Connections that got the lease so far."""
         self.leader_fault: str | None = None
         """The leader bus's fault, or None while it reads cleanly."""
         self._feedback = GripperFeedback(grip, config.calibration.joints[-1]) if grip else None
         self._push = OFF
-        self._on_status, self._on_send, self._on_tick = on_status, on_send, on_tick
-        self._client_factory = client_factory
+        self._on_send, self._on_tick = on_send, on_tick
         self._next_reopen_s = -math.inf
-        self._published_at_s = -math.inf
-        self._note = ""
 
     async def run(self) -> None:
         """Open the leader, then connect, drive, and reconnect whenever the link drops.
@@ -119,7 +104,7 @@ class LeaderApp:
         with time_critical(self.config.realtime):
             try:
                 self._open_leader()
-                await self._connect_forever()
+                await self._reconnect_forever()
             finally:
                 self.arm.close()
 
@@ -137,27 +122,9 @@ class LeaderApp:
 
     # -- connections ---------------------------------------------------------------------
 
-    async def _connect_forever(self) -> None:
-        delay_s = self.config.backoff_initial_s
-        while True:
-            before = self.connections
-            try:
-                await self._session()
-            except ClientError as exc:
-                if exc.code in FATAL_CODES:
-                    raise
-                self._note = exc.message
-            if self.connections > before:
-                delay_s = self.config.backoff_initial_s
-            log.warning("disconnected (%s); retrying in %.1f s", self._note, delay_s)
-            await self._offline(delay_s)
-            delay_s = min(2.0 * delay_s, self.config.backoff_max_s)
-
     async def _session(self) -> None:
         """Connect, take the lease and drive; returns only by raising."""
-        client = self._client_factory(self.config)
-        self.client = client
-        self._publish(Status(Link.CONNECTING, note=self._note), force=True)
+        client = self._new_client()
         try:
             welcome = await client.connect()
             robot = welcome.robot
@@ -165,9 +132,7 @@ class LeaderApp:
                 self.config.calibration, robot.joint_names, robot.lower, robot.upper
             )
             await client.request_lease()
-            self.connections += 1
-            self._note = f"connected as client {client.client_id}"
-            log.info("connected to %s as client %d", self.config.url, client.client_id)
+            self._got_lease(client)
             engager = Engager(
                 mapping.joint_names,
                 mapping.per_joint(self.config.max_mismatch_rad),
@@ -178,15 +143,16 @@ class LeaderApp:
             self._apply_push(OFF)
             await client.close()
 
-    async def _offline(self, wait_s: float) -> None:
+    async def _offline(self, reason: str, wait_s: float) -> None:
         """Wait ``wait_s`` [s] before reconnecting, keeping the status current."""
+        self._note = reason
         loop = asyncio.get_running_loop()
         end = loop.time() + wait_s
         while (left := end - loop.time()) > 0.0:
             status = Status(
                 Link.RETRYING, leader_fault=self.leader_fault, retry_in_s=left, note=self._note
             )
-            self._publish(status, loop.time())
+            self._publisher.publish(status, loop.time())
             await asyncio.sleep(min(left, 1.0 / self.config.status_hz))
 
     # -- the loop ------------------------------------------------------------------------
@@ -228,8 +194,8 @@ class LeaderApp:
         changed = s.decision.phase is not before
         if changed:
             _log_phase(s.decision)
-        if self._due(now_s, changed):
-            self._publish(self._connected_status(s), now_s, force=True)
+        if changed or self._publisher.due(now_s):
+            self._publisher.publish(self._connected_status(s), now_s, force=True)
 
     async def _send(self, s: Session, now_s: float) -> None:
         target = s.decision.target
@@ -321,18 +287,6 @@ class LeaderApp:
             sent=s.sent,
             note=self._note,
         )
-
-    def _due(self, now_s: float, force: bool) -> bool:
-        """Whether a status is due (building one costs more than a tick should)."""
-        return force or now_s - self._published_at_s >= 1.0 / self.config.status_hz
-
-    def _publish(self, status: Status, now_s: float = 0.0, *, force: bool = False) -> None:
-        link_changed = status.link is not self.status.link
-        self.status = status
-        if force or link_changed or self._due(now_s, False):
-            self._published_at_s = now_s
-            if self._on_status is not None:
-                self._on_status(status)
 
 
 def _log_phase(decision: Decision) -> None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from types import TracebackType
-from typing import Self
 
 import numpy as np
 
@@ -24,6 +22,7 @@ from robots.serial import registers as reg
 from robots.serial.bus import BusStats, FeetechBus
 from robots.serial.calibration import Calibration, IntArray
 from robots.serial.errors import CalibrationError, ServoMismatchError, TorqueOffError
+from teleop.clients.device import InputDevice
 from teleop.clients.leader.feedback import OFF, GripperPush
 
 log = logging.getLogger(__name__)
@@ -34,7 +33,7 @@ FULL_TORQUE_LIMIT = 1000
 """Torque_Limit's power-on value (100 %), restored once feedback torque is off."""
 
 
-class LeaderArm:
+class LeaderArm(InputDevice):
     """A leader arm (SO-101-class, STS3215 servos) read through its calibration's ids.
 
     Args:
@@ -110,18 +109,6 @@ class LeaderArm:
                     exc,
                 )
         self.bus.close()
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def read(self) -> IntArray:
         """Present_Position of every servo, in [ticks], in the calibration's order."""

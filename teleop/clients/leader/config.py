@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import ClassVar
 
 from robots.serial.calibration import Calibration
 from teleop.clients.leader.engage import EASE_STEP_RAD, MAX_MISMATCH_RAD
 from teleop.clients.leader.errors import LeaderConfigError
 from teleop.clients.leader.feedback import FeedbackConfig
+from teleop.clients.link import LinkConfig
 
 WATCHDOG_S = 0.15
 """The server's command watchdog (``SafetyConfig.watchdog_timeout_ns``), [s]."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class LeaderConfig:
-    """Settings of ``teleop leader``.
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LeaderConfig(LinkConfig):
+    """Settings of ``teleop leader``: the link's (url, token, status rate, backoff; see
+    :class:`~teleop.clients.link.LinkConfig`), and:
 
     Args:
-        url: The server's ``ws://HOST:PORT``.
         serial_port: The leader arm's serial device.
         calibration: The leader arm's calibration.
-        token: The server's ``--token``, or None.
         name: This client's name, shown to others and written into recordings.
         rate_hz: Leader reads (and commands sent) per second, in [Hz].
         baudrate: The leader bus's speed, in [bit/s].
@@ -32,18 +33,14 @@ class LeaderConfig:
         quiet_s: A gap this long between two commands, in [s], counts as a watchdog
             stop: the leader compares again before sending more.
         reopen_s: Time between attempts to reopen a lost leader port, in [s].
-        status_hz: Status updates per second, in [Hz].
-        backoff_initial_s: First wait before reconnecting, in [s]; it doubles.
-        backoff_max_s: Longest wait before reconnecting, in [s].
-        timeout_s: How long a request waits for the server, in [s].
         realtime: Run the relay loop's thread at real-time priority where allowed, as
             the server runs its control loop (see :mod:`.priority`).
     """
 
-    url: str
+    config_error: ClassVar[type[ValueError]] = LeaderConfigError
+
     serial_port: str
     calibration: Calibration
-    token: str | None = None
     name: str = "leader"
     rate_hz: float = 100.0
     baudrate: int = 1_000_000
@@ -52,10 +49,6 @@ class LeaderConfig:
     ease_step_rad: float = EASE_STEP_RAD
     quiet_s: float = WATCHDOG_S
     reopen_s: float = 0.5
-    status_hz: float = 5.0
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 8.0
-    timeout_s: float = 5.0
     realtime: bool = True
 
     def __post_init__(self) -> None:
@@ -66,11 +59,10 @@ class LeaderConfig:
                 f"need 0 < ease_step_rad ({self.ease_step_rad}) <= max_mismatch_rad "
                 f"({self.max_mismatch_rad}) <= pi rad"
             )
-        if not 0.0 < self.backoff_initial_s <= self.backoff_max_s:
-            raise LeaderConfigError("need 0 < backoff_initial_s <= backoff_max_s")
         positive = (self.quiet_s, self.reopen_s, self.status_hz, self.timeout_s)
         if not all(math.isfinite(v) and v > 0 for v in positive):
             raise LeaderConfigError("quiet_s, reopen_s, status_hz and timeout_s must be > 0")
+        LinkConfig.__post_init__(self)  # super() fails in a slots dataclass
 
     @property
     def period_s(self) -> float:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from teleop.client import ClientError, TeleopClient
+from teleop.client import TeleopClient
 from teleop.clients.leader.engage import Decision, Engager, Phase
 from teleop.clients.leader.mapping import LeaderMapping
+from teleop.clients.link import check_session, estop_latched
 from teleop.protocol import ErrorReply
 
 
@@ -51,12 +52,7 @@ class Session:
 
     def check(self) -> None:
         """Raise ClientError when the connection is closed or the lease was taken away."""
-        if self.client.closed_reason is not None:
-            raise ClientError("closed", self.client.closed_reason)
-        lease = self.client.lease
-        if lease is not None and not lease.granted:
-            holder = lease.holder_name or lease.holder
-            raise ClientError("lease_lost", f"the lease was taken by {holder}")
+        check_session(self.client)
 
     def follower_q(self) -> tuple[float, ...] | None:
         """The follower's measured q to compare with; None while there is none, or while
@@ -68,9 +64,7 @@ class Session:
 
     @property
     def estop_latched(self) -> bool:
-        if self.client.state is not None:
-            return self.client.state.estop
-        return self.client.welcome.estop if self.client.welcome else False
+        return estop_latched(self.client)
 
     def server_stopped(self, now_s: float, quiet_s: float) -> tuple[bool, list[ErrorReply]]:
         """Whether the server stopped taking the stream since the last call.

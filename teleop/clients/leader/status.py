@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 
 from teleop.clients.leader.engage import Phase
+from teleop.clients.link import Link, status_line
 
-
-class Link(enum.Enum):
-    """The connection to the server."""
-
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RETRYING = "retrying"
+__all__ = ["Link", "Status", "format_status"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,7 +47,7 @@ class Status:
 
 def format_status(status: Status) -> str:
     """The status as one compact line, e.g. for a terminal that rewrites it in place."""
-    parts = [_link_text(status)]
+    parts = []
     if status.leader_fault is not None:
         parts.append(f"LEADER BUS FAULT, not sending: {status.leader_fault}")
     if status.link is Link.CONNECTED:
@@ -68,15 +62,7 @@ def format_status(status: Status) -> str:
             parts.append("no lease")
         if status.estop:
             parts.append("E-STOP LATCHED (type 'reset' + Enter to release)")
-    if status.note:
-        parts.append(status.note)
-    return " | ".join(parts)
-
-
-def _link_text(status: Status) -> str:
-    if status.link is Link.RETRYING and status.retry_in_s is not None:
-        return f"disconnected, retrying in {max(0.0, status.retry_in_s):.1f} s"
-    return status.link.value
+    return status_line(status.link, status.retry_in_s, parts, status.note)
 
 
 def _phase_text(status: Status) -> str:
