@@ -16,7 +16,7 @@ import pytest
 from robots.base import CameraSpec, GripperSpec, JointSpec, RobotConfigError, RobotError, RobotSpec
 from robots.kinematics import IKError, Kinematics
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclasses.dataclass(frozen=True)
