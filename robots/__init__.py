@@ -50,7 +50,7 @@ def _make_sim_panda(**options: Any) -> Robot:
 
 
 def _make_so101(**options: Any) -> Robot:
-    from robots.serial.so101 import So101Robot
+    from robots.serial import So101Robot
 
     return So101Robot(**options)
 
