@@ -28,6 +28,7 @@ from robots.serial.emulator import BusEmulator
 from robots.serial.so101 import JOINT_NAMES
 
 BACKENDS = ["fake", "sim", "sim:panda", "so101"]
+"""Every registered backend (a test below checks that against ``robots.robot_names()``)."""
 CAMERAS = {"fake": {"front", "wrist"}, "sim": {"front", "wrist"},
            "sim:panda": {"front", "wrist"}, "so101": set()}  # fmt: skip
 """The cameras each backend has by default (the bare serial arm has none)."""
@@ -76,6 +77,11 @@ def settle(arm: Robot, target: np.ndarray, timeout_s: float = 3.0, tol: float = 
             break
         time.sleep(0.01)
     return q
+
+
+def test_every_registered_backend_is_in_this_suite() -> None:
+    # A new backend registers itself in robots' registry; it cannot skip the contract.
+    assert sorted(BACKENDS) == robots.robot_names() and sorted(CAMERAS) == sorted(BACKENDS)
 
 
 def test_unknown_name_lists_known_robots() -> None:
