@@ -1,15 +1,45 @@
 """Exceptions raised by the ``teleop`` package.
 
 Every exception that ``teleop`` raises on purpose derives from :class:`TeleopError`.
-Foreign exceptions (``msgpack``, ``json``, ``binascii``) are translated where they
-enter, with ``raise ... from exc``, so callers catch one tree::
+Foreign exceptions (``msgpack``, ``json``, ``binascii``, ``sqlite3``, ``psycopg``,
+``cryptography``, PyAV) are translated where they enter, with ``raise ... from exc``, so
+callers catch one tree. Each package's root is defined in that package; the tree::
 
     TeleopError
-    ├── ProtocolError        a message that cannot be decoded, or breaks the protocol;
-    │                        carries a stable wire ``code``, an :class:`ErrorCode`
-    ├── ConfigError          a bad setting (also a ValueError), e.g. a rate <= 0
-    └── UnknownClientError   the session was given a client id it never issued,
-                             or one that has already disconnected (a server bug)
+    ├── ProtocolError            a message that cannot be decoded, or breaks the protocol;
+    │                            carries a stable wire ``code``, an :class:`ErrorCode`
+    ├── ConfigError              a bad setting (also a ValueError), e.g. a rate <= 0
+    ├── UnknownClientError       the session was given a client id it never issued, or
+    │                            one that has already disconnected (a server bug; also a
+    │                            KeyError)
+    ├── SafetyConfigError        teleop.safety: a SafetyConfig value is out of range
+    │                            (also a ValueError)
+    ├── MeasurementError         teleop.safety: the measured q to start holding from is not
+    │                            a finite vector of the robot's dof (also a ValueError)
+    ├── ClientError              teleop.client: the server refused a request, or the
+    │                            connection failed; ``code`` says why
+    ├── RecorderError            teleop.recorder
+    │   ├── RecorderStateError   the call does not fit the recorder's state
+    │   ├── RecorderInputError   a task text or config value is out of range (a ValueError)
+    │   ├── DatasetError         the dataset cannot take these episodes, or is in use
+    │   ├── RecorderIOError      writing failed: permissions, a full disk, a dead encoder
+    │   └── JournalError         a leftover journal cannot be read or holds nothing
+    ├── QualityError             teleop.quality
+    │   ├── DatasetReadError     a dataset, or one of an episode's files, cannot be read
+    │   └── ThresholdsError      a threshold is out of range or unknown (also a ConfigError)
+    ├── SigningError             teleop.quality.signing: the station key cannot be created
+    │                            or read, or a public key is malformed
+    ├── LedgerError              teleop.ledger: the ledger cannot be reached, read or written
+    ├── GamepadError             teleop.clients.gamepad
+    │   ├── MappingError         a bad binding or setting (also a ValueError)
+    │   └── PadError             pygame/SDL could not start its joystick support
+    └── LeaderError              teleop.clients.leader
+        └── LeaderConfigError    a calibration that does not fit the follower, or a bad
+                                 setting (also a ValueError)
+
+``robots`` never imports ``teleop`` and has its own tree, rooted at
+``robots.base.RobotError`` (drawn in ``robots/base.py``, ``robots/serial/errors.py`` and
+``robots/kinematics/__init__.py``).
 """
 
 from __future__ import annotations
