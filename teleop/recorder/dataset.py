@@ -27,7 +27,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from teleop.recorder import atomic
-from teleop.recorder.errors import DatasetError, RecorderIOError
+from teleop.recorder.columns import StationColumns
+from teleop.recorder.errors import DatasetError, RecorderIOError, RecorderStateError
 from teleop.recorder.meta import INFO, DatasetMeta, chunk_file
 from teleop.recorder.rows import Row
 from teleop.recorder.schema import Features, camera_key, features_mismatch
@@ -51,7 +52,7 @@ class EpisodeOutput:
         cameras: Camera names, in the order of ``Row.frame_t_ns``.
         videos: Camera name -> its finished MP4, written at :meth:`Dataset.video_temp`.
         image_stats: Camera name -> per-channel statistics.
-        station: The ``station/*`` columns (keys without the prefix).
+        station: The ``station/*`` columns; filled in once the capture has ended.
         videos_ready: Waits until the videos are written; returns their frame count.
     """
 
@@ -61,7 +62,7 @@ class EpisodeOutput:
     cameras: list[str]
     videos: dict[str, Path]
     image_stats: dict[str, Stats]
-    station: dict[str, Any]
+    station: StationColumns | None = None
     videos_ready: Callable[[], int] | None = None
 
 
@@ -304,7 +305,11 @@ class Dataset:
         for feature, values in stats.items():
             for stat, value in values.items():
                 row[f"stats/{feature}/{stat}"] = value
-        row.update({f"station/{k}": v for k, v in episode.station.items()})
+        if episode.station is None:
+            raise RecorderStateError(
+                "an episode's station columns must be built before it is published"
+            )
+        row.update({f"station/{k}": v for k, v in episode.station.columns().items()})
         row["station/episode_uuid"] = episode.uuid
         return row
 

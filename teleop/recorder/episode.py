@@ -2,8 +2,6 @@
 
 Files of an episode in progress, in ``<root>/journal/<started>-<uuid>/``:
 ``rows.msgpack`` (the journal) and ``<camera>.mp4`` (fragmented MP4, one per camera).
-:func:`station_columns` is shared with recovery, so a recovered episode carries the
-same metadata as a stopped one.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,58 +22,11 @@ from teleop.recorder.dataset import Dataset, EpisodeOutput
 from teleop.recorder.encoder import EncoderProcess, StreamResult, StreamSpec
 from teleop.recorder.errors import RecorderIOError
 from teleop.recorder.journal import JOURNAL_NAME, JournalWriter
-from teleop.recorder.model import EpisodeCounts, RecorderConfig
-from teleop.recorder.rows import Row
+from teleop.recorder.model import RecorderConfig
 from teleop.recorder.stats import Stats, image_stats
 from teleop.recorder.video import CodecProfile, count_frames, remux
 
 log = logging.getLogger(__name__)
-
-
-def record_hz(rows: Sequence[Row]) -> float:
-    """Achieved record rate in [Hz]: rows per second of state time (0 below two rows)."""
-    if len(rows) < 2 or rows[-1].t_state_ns <= rows[0].t_state_ns:
-        return 0.0
-    return (len(rows) - 1) * 1e9 / (rows[-1].t_state_ns - rows[0].t_state_ns)
-
-
-def station_columns(
-    header: Mapping[str, Any],
-    counts: EpisodeCounts,
-    rows: Sequence[Row],
-    *,
-    rows_lost: int,
-    complete: bool,
-    success: bool | None,
-    stop_reason: str,
-) -> dict[str, Any]:
-    """The ``station/*`` metadata of an episode (keys without the prefix)."""
-    out: dict[str, Any] = {
-        "complete": complete,
-        "success": success,
-        "stop_reason": stop_reason,
-        "operator": header.get("operator", ""),
-        "station_id": header.get("station_id", ""),
-        "robot_type": header.get("robot_type", ""),
-        "software_version": header.get("software_version", ""),
-        "codec": header.get("codec", ""),
-        "started_at": header.get("started_at", ""),
-        "control_hz_target": float(header.get("control_hz", 0.0)),
-        "control_hz": counts.control_hz(),
-        "record_hz_target": float(header.get("fps", 0)),
-        "record_hz": record_hz(rows),
-        "ticks": counts.ticks,
-        "late_ticks": counts.late_ticks,
-        "clamped_ticks": counts.clamped_ticks,
-        "row_gaps": counts.row_gaps,
-        "late_rows": counts.late_rows,
-        "rows_lost": rows_lost,
-    }
-    for cam in header.get("cameras", []):
-        out[f"frame_repeats.{cam}"] = counts.frame_repeats.get(cam, 0)
-        out[f"frame_drops.{cam}"] = counts.frame_drops.get(cam, 0)
-        out[f"max_frame_skew_ns.{cam}"] = counts.max_skew_ns.get(cam, 0)
-    return out
 
 
 @dataclasses.dataclass
@@ -208,7 +159,7 @@ class EpisodeRecording:
         output = EpisodeOutput(
             uuid=self.uuid, task=self.task, rows=rows[:n], cameras=names,
             videos={name: job[1] for name, job in zip(names, jobs, strict=True)},
-            image_stats=_image_stats(names, results), station={},
+            image_stats=_image_stats(names, results),
             videos_ready=self._remux_waiter(jobs, n),
         )  # fmt: skip
         return Finished(output, len(rows) - n, error, _encode_fps(results))

@@ -23,9 +23,10 @@ from types import TracebackType
 from typing import Self
 
 from robots.base import Camera, RobotSpec
+from teleop.recorder.columns import StationColumns
 from teleop.recorder.dataset import Dataset
 from teleop.recorder.encoder import EncoderProcess
-from teleop.recorder.episode import EpisodeRecording, Finished, station_columns
+from teleop.recorder.episode import EpisodeRecording, Finished
 from teleop.recorder.errors import (
     RecorderError,
     RecorderInputError,
@@ -260,7 +261,7 @@ class Recorder:
             complete = reason == "stop" and finished.error is None and finished.rows_lost == 0
             if finished.error is not None:
                 reason = f"failed: {finished.error}"
-            finished.output.station = station_columns(
+            finished.output.station = StationColumns.build(
                 episode.header, episode.capture.counts, finished.output.rows,
                 rows_lost=finished.rows_lost, complete=complete, success=success,
                 stop_reason=reason,
@@ -277,12 +278,13 @@ class Recorder:
         self, episode: EpisodeRecording, finished: Finished, index: int, t_stop: int
     ) -> EpisodeSummary:
         station, n = finished.output.station, len(finished.output.rows)
+        assert station is not None  # stop() fills it in before publishing
         counts = episode.capture.counts
         summary = EpisodeSummary(
             episode_index=index, length=n, duration_s=n / self.config.fps,
-            complete=station["complete"], success=station["success"], task=episode.task,
-            stop_reason=station["stop_reason"], counts=counts, control_hz=counts.control_hz(),
-            record_hz=station["record_hz"], rows_lost=finished.rows_lost,
+            complete=station.complete, success=station.success, task=episode.task,
+            stop_reason=station.stop_reason, counts=counts, control_hz=counts.control_hz(),
+            record_hz=station.record_hz, rows_lost=finished.rows_lost,
             finalize_s=(time.monotonic_ns() - t_stop) / 1e9, encode_fps=finished.encode_fps,
         )  # fmt: skip
         self.last_summary = summary

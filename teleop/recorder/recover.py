@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from teleop.recorder.columns import StationColumns
 from teleop.recorder.dataset import JOURNAL_DIR, Dataset, DatasetLock, EpisodeOutput
-from teleop.recorder.episode import remove_journal, station_columns
+from teleop.recorder.episode import remove_journal
 from teleop.recorder.errors import DatasetError, JournalError
 from teleop.recorder.journal import JOURNAL_NAME, JournalContents, read_journal
 from teleop.recorder.meta import INFO
@@ -72,7 +73,7 @@ def recover_journal(dataset: Dataset, journal_dir: Path) -> EpisodeSummary | Non
     counts = EpisodeCounts.from_dict(contents.counts)
     end = contents.end
     complete = end is not None and n == len(rows)
-    station = station_columns(
+    station = StationColumns.build(
         header, counts, rows[:n], rows_lost=len(rows) - n, complete=complete,
         success=None if end is None else end.get("success"), stop_reason="recovered",
     )  # fmt: skip
@@ -91,8 +92,8 @@ def recover_journal(dataset: Dataset, journal_dir: Path) -> EpisodeSummary | Non
     )
     return EpisodeSummary(
         episode_index=index, length=n, duration_s=n / fps, complete=complete,
-        success=station["success"], task=str(header["task"]), stop_reason="recovered",
-        counts=counts, control_hz=counts.control_hz(), record_hz=station["record_hz"],
+        success=station.success, task=str(header["task"]), stop_reason="recovered",
+        counts=counts, control_hz=counts.control_hz(), record_hz=station.record_hz,
         rows_lost=len(rows) - n,
     )  # fmt: skip
 
