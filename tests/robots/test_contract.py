@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from timing import MS, SCALE
 
 import robots
 from robots import (
@@ -68,7 +69,7 @@ def arm(request: pytest.FixtureRequest, calibration: Path) -> Iterator[Robot]:
 
 def settle(arm: Robot, target: np.ndarray, timeout_s: float = 3.0, tol: float = 0.05) -> np.ndarray:
     """Command ``target`` until the arm gets within ``tol`` of it; return the last q."""
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * SCALE
     q = arm.read().q
     while time.monotonic() < deadline:
         arm.command(target)
@@ -121,7 +122,7 @@ def test_state_shapes_units_and_clock(arm: Robot) -> None:
     # Stamped on time.monotonic_ns(), not the wall clock or a clock starting at 0;
     # the bound is loose because a loaded machine can delay a reading.
     assert abs(state.t_ns - before) < 30e9
-    time.sleep(0.02)
+    time.sleep(20 * MS)
     assert arm.read().t_ns > state.t_ns
 
 
@@ -168,7 +169,7 @@ def test_bad_command_raises_and_does_not_move(
     }
     with pytest.raises(error, match=message):
         arm.command(vectors[bad])
-    time.sleep(0.3)
+    time.sleep(300 * MS)
     moved = np.abs(arm.read().q - hold)
     assert moved[1] < 0.02, f"joint 1 moved {moved[1]} rad after a refused command"
 

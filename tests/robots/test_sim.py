@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from timing import MS
 
 import robots
 from robots.kinematics import Kinematics
@@ -86,7 +87,7 @@ def test_camera_frames_change_when_arm_moves_and_times_increase() -> None:
         target[0] += 0.8
         target[1] += 0.4
         arm.command(target)
-        time.sleep(1.5)
+        time.sleep(1500 * MS)
         for name, cam in cams.items():
             after = cam.wait_newer(before[name].seq, timeout_s=5.0)
             assert after.t_ns > before[name].t_ns

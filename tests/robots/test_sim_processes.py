@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import pytest
+from timing import MS
 
 from robots.base import RobotIOError
 from robots.sim import SimRobot
@@ -25,12 +26,12 @@ def test_realtime_arm_steps_on_its_own_and_reset_restores_the_scene() -> None:
     with SimRobot(cameras=(), seed=3) as arm:
         placed = arm.object_poses()
         steps = arm.physics_steps
-        time.sleep(0.5)
+        time.sleep(500 * MS)
         assert arm.physics_steps - steps > 60  # 240 Hz, with slack for a busy machine
         target = arm.read().q
         target[0] += 0.6
         arm.command(target)
-        time.sleep(1.0)
+        time.sleep(1000 * MS)
         assert abs(arm.read().q[0] - target[0]) < 0.05
         arm.reset()
         home = arm.read()
@@ -47,7 +48,7 @@ def test_a_dead_physics_process_is_an_error_and_reconnect_recovers() -> None:
         assert physics is not None
         os.kill(physics._process.pid, signal.SIGKILL)
         physics._process.join(timeout=5.0)
-        time.sleep(0.1)  # the last published state ages past the liveness check
+        time.sleep(100 * MS)  # the last published state ages past the liveness check
         with pytest.raises(RobotIOError, match="physics process has stopped"):
             arm.read()
         arm.disconnect()
@@ -88,7 +89,7 @@ def test_helper_processes_exit_when_their_parent_is_killed() -> None:
         children = [int(p) for p in line.split()]
         parent.kill()
         parent.wait(timeout=5.0)
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + 10_000 * MS
         while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
             time.sleep(0.1)
         left = [pid for pid in children if _alive(pid)]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgpack
 import pytest
+from timing import SCALE
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -59,7 +60,7 @@ def wait_for(
     probe: Callable[[], T], timeout_s: float = 10.0, what: str = "condition", every_s: float = 0.05
 ) -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` after the timeout."""
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * SCALE
     last: Any = None
     while time.monotonic() < deadline:
         last = probe()

@@ -11,6 +11,7 @@ from typing import Any
 import msgpack
 import numpy as np
 import websockets
+from timing import SCALE
 
 import robots
 from robots.fake import FakeRobot
@@ -45,12 +46,12 @@ class Raw:
         await self.ws.send(message)
 
     async def recv(self, timeout_s: float = 3.0) -> dict[str, Any]:
-        data = await asyncio.wait_for(self.ws.recv(), timeout_s)
+        data = await asyncio.wait_for(self.ws.recv(), timeout_s * SCALE)
         return json.loads(data) if isinstance(data, str) else msgpack.unpackb(data)
 
     async def expect(self, type_: str, timeout_s: float = 3.0, **fields: Any) -> dict[str, Any]:
         """Skip other messages until one of ``type_`` (with ``fields``) arrives."""
-        deadline = asyncio.get_running_loop().time() + timeout_s
+        deadline = asyncio.get_running_loop().time() + timeout_s * SCALE
         while True:
             left = deadline - asyncio.get_running_loop().time()
             msg = await self.recv(max(left, 0.01))

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from serverkit import raw, serving
+from timing import MS
 
 from robots.fake import FakeRobot
 from teleop.client import TeleopClient
@@ -69,7 +70,7 @@ def test_1_silent_operator_arm_holds_within_150_ms() -> None:
                 start = np.array((await op.wait_state(lambda s: True)).q)
                 await stream_ramp(op, start, 0.5)
                 silent_ns, since = time.monotonic_ns(), len(robot.sent)
-                await asyncio.sleep(0.6)
+                await asyncio.sleep(600 * MS)
                 held = settle_time_s(targets_since(robot, since), silent_ns)
                 assert held <= 0.150 + 2 / RATE_HZ, f"still moving {held * 1e3:.0f} ms after"
                 # Baseline: streaming on, the target moves throughout the same window.
@@ -119,14 +120,14 @@ def test_2_frozen_client_arm_holds_and_lease_is_released() -> None:
                     loop.run_in_executor(None, client.stdout.readline), 30
                 )  # type: ignore[union-attr]
                 assert line.strip() == "streaming"
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(500 * MS)
                 os.kill(client.pid, signal.SIGSTOP)
                 frozen_ns, since = time.monotonic_ns(), len(robot.sent)
-                await asyncio.sleep(0.6)
+                await asyncio.sleep(600 * MS)
                 held = settle_time_s(targets_since(robot, since), frozen_ns)
                 assert held <= 0.150 + 2 / RATE_HZ + 0.02, f"moved {held * 1e3:.0f} ms after"
                 assert server.session.holder is not None  # the socket is half-open, not dead yet
-                deadline = time.monotonic() + 15
+                deadline = time.monotonic() + 15_000 * MS
                 while server.session.holder is not None and time.monotonic() < deadline:
                     await asyncio.sleep(0.1)
                 declared = time.monotonic_ns() - frozen_ns
@@ -155,16 +156,16 @@ def test_3_disconnect_mid_motion_holds_and_reconnect_does_not_rearm() -> None:
             last = await stream_ramp(op, start, 0.4)
             op._ws.transport.abort()  # type: ignore[union-attr]  # the cable, not a close
             dropped_ns, since = time.monotonic_ns(), len(robot.sent)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(500 * MS)
             assert settle_time_s(targets_since(robot, since), dropped_ns) <= 0.2
             assert server.session.holder is None
             held = robot.sent[-1][1].copy()
             async with TeleopClient(url, name="op") as again:
                 since = len(robot.sent)
-                await asyncio.sleep(0.3)  # connected, no lease, no command: no motion
+                await asyncio.sleep(300 * MS)  # connected, no lease, no command: no motion
                 assert max(np.max(np.abs(q - held)) for _, q in robot.sent[since:]) < 1e-12
                 await again.request_lease()
-                await asyncio.sleep(0.3)  # a lease alone moves nothing either
+                await asyncio.sleep(300 * MS)  # a lease alone moves nothing either
                 assert max(np.max(np.abs(q - held)) for _, q in robot.sent[since:]) < 1e-12
                 await again.estop()
             async with TeleopClient(url, name="op") as third:
@@ -200,7 +201,7 @@ def test_5_idle_and_half_open_handshakes_keep_memory_bounded_and_ticks_on_rate(
         line = server.stdout.readline()  # type: ignore[union-attr]
         port = int(line.rsplit(":", 1)[1].strip(" /\n"))
         url = f"ws://127.0.0.1:{port}"
-        time.sleep(1.0)
+        time.sleep(1000 * MS)
         before = _rss_kib(server.pid)
         half_open = []
         for _ in range(50):
@@ -212,7 +213,7 @@ def test_5_idle_and_half_open_handshakes_keep_memory_bounded_and_ticks_on_rate(
             clients = [TeleopClient(url, role="observer", name=f"idle{i}") for i in range(200)]
             for c in clients:
                 await c.connect()
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(3000 * MS)
             peak = _rss_kib(server.pid)
             state = await clients[0].wait_state(lambda s: s.loop.rate_hz > 0)
             rate = state.loop.rate_hz

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import MS
 
 from robots.serial.calibration import Calibration, JointCalibration
 from robots.serial.emulator import FaultConfig
@@ -66,7 +67,7 @@ async def _scenario(url: str, follower) -> None:  # type: ignore[no-untyped-def]
         await op.request_lease()
         # Flaky replies: retried within the bound; some still surface as faults.
         seen: set[str] = set()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 20_000 * MS
         while time.monotonic() < deadline and not seen:
             state = await op.wait_state(lambda s: True)
             seen.update(f for f in state.faults if "reply" in f)
@@ -83,7 +84,7 @@ async def _scenario(url: str, follower) -> None:  # type: ignore[no-untyped-def]
         start = np.array((await op.wait_state(lambda s: not s.estop)).q)
         target = start.copy()
         target[0] += 0.2
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 15_000 * MS
         while time.monotonic() < deadline:
             await op.send_joints(target)
             await asyncio.sleep(0.01)

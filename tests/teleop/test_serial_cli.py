@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from timing import MS
 
 from robots.serial import registers as reg
 from robots.serial.bus import FeetechBus
@@ -70,7 +71,7 @@ def test_sigusr1_pulls_the_cable_and_the_link_comes_back(
     with FeetechBus(path, timeout_margin_s=0.2) as bus:
         assert bus.ping(2) == 0
     proc.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 10_000 * MS
     while os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.01)
     while not os.path.exists(path) and time.monotonic() < deadline:

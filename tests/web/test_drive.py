@@ -12,6 +12,7 @@ from browserkit import (
     wait_connected,
     wait_for,
 )
+from timing import MS
 
 # Enough motion to be sure the arm was driven: at 0.1 m/s for a second the end effector
 # moves ~10 cm, which is tenths of a radian at the joints.
@@ -36,12 +37,12 @@ def test_deadman_and_key_move_the_arm(station, open_page, observer_factory):
     assert 0 < rtt_ms < 1000
 
     # Let go: a last deadman-false command, then nothing. The arm stays where it is.
-    time.sleep(0.4)
+    time.sleep(400 * MS)
     settled = observer.fresh_q()
-    time.sleep(0.6)
+    time.sleep(600 * MS)
     assert moved(settled, observer.fresh_q()) < STILL_RAD
     sent = page.evaluate("() => window.teleop.streamer.sent")
-    time.sleep(0.3)
+    time.sleep(300 * MS)
     assert page.evaluate("() => window.teleop.streamer.sent") == sent, "still sending at rest"
     assert errors == []
 
@@ -133,9 +134,9 @@ def test_gamepad_drives_and_rumbles_with_force(station, open_page, observer_fact
 
     # Letting go of the deadman stops the stream.
     page.evaluate("() => { window.__pad.buttons[5] = {pressed: false, touched: false, value: 0}; }")
-    time.sleep(0.3)
+    time.sleep(300 * MS)
     sent = page.evaluate("() => window.teleop.streamer.sent")
-    time.sleep(0.3)
+    time.sleep(300 * MS)
     assert page.evaluate("() => window.teleop.streamer.sent") == sent
     assert errors == []
 
@@ -168,9 +169,9 @@ def test_estop_button_and_escape_stop_motion_until_reset(station, open_page, obs
     time.sleep(0.3)
     page.keyboard.press("Escape")
     wait_for(lambda: observer.latest()["estop"] is True, what="Escape to latch the e-stop")
-    time.sleep(0.2)
+    time.sleep(200 * MS)
     stopped = observer.fresh_q()
-    time.sleep(0.6)
+    time.sleep(600 * MS)
     assert moved(stopped, observer.fresh_q()) < STILL_RAD
     page.keyboard.up("KeyW")
     page.keyboard.up("Space")

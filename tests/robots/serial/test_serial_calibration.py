@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from timing import MS
 
 from robots.serial import calibrate as steps
 from robots.serial import registers as reg
@@ -131,7 +132,7 @@ def _sweep(emu: BusEmulator, moves: dict[int, list[int]], done: threading.Event)
         for position in positions:
             emu.move_by_hand(servo_id, position)
             polled = emu.stats.requests + 2  # a whole poll after the move has been answered
-            deadline = time.monotonic() + 5.0  # the poller may have stopped (an error)
+            deadline = time.monotonic() + 5000 * MS  # the poller may have stopped (an error)
             while emu.stats.requests < polled and time.monotonic() < deadline:
                 time.sleep(0.002)
     done.set()

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from timing import MS
 
 from robots.base import RobotIOError
 from robots.serial import codec
@@ -151,7 +152,7 @@ def test_link_follows_the_terminal_across_a_cable_pull(tmp_path: Path) -> None:
 def test_timed_cable_pull_and_return(tmp_path: Path) -> None:
     faults = FaultConfig(pull_after_s=0.2, return_after_s=0.3)
     with BusEmulator(1, link=tmp_path / "tty", faults=faults) as emu:
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + 5000 * MS
         while emu.stats.pulls == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert emu.stats.pulls == 1

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import scservo_sdk as sdk  # the vendor client: pip install feetech-servo-sdk (test extras)
+from timing import MS
 
 from robots.serial.emulator import emulator_process
 
@@ -53,7 +54,7 @@ def test_vendor_sdk_pings_reads_and_sync_writes(port: Any) -> None:
     reader = sdk.GroupSyncRead(port, packets, 56, 2)
     for servo_id in range(1, 7):
         assert reader.addParam(servo_id)
-    deadline = time.monotonic() + 3.0
+    deadline = time.monotonic() + 3000 * MS
     while True:
         if reader.txRxPacket() != sdk.COMM_SUCCESS:
             continue  # a reply later than the SDK's timeout on a loaded host: ask again

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from timing import MS
 
 import robots
 from robots.base import NotConnectedError, RobotConfigError
@@ -30,7 +31,7 @@ MARGIN_S = 0.1
 
 
 def _wait_for(arm: So101Robot, joint: int, target: float, tol: float = 0.005) -> np.ndarray:
-    deadline = time.monotonic() + 3.0
+    deadline = time.monotonic() + 3000 * MS
     q = arm.read().q
     while abs(q[joint] - target) > tol and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -74,7 +75,7 @@ def test_connect_holds_the_present_pose_before_torque_on(
         servo.set(reg.GOAL_POSITION, 1100)
         emulator.move_by_hand(i, 2300 if i < 6 else 1800)
     with So101Robot(emulator.path, calibration_file, timeout_margin_s=MARGIN_S) as arm:
-        time.sleep(0.2)
+        time.sleep(200 * MS)
         for i, servo in emulator.servos.items():
             assert servo.get(reg.TORQUE_ENABLE) == 1
             assert servo.get(reg.GOAL_POSITION) == (2300 if i < 6 else 1800)
@@ -112,7 +113,7 @@ def test_grasp_force_and_ee_force_from_the_gripper_load(
         target = arm.read().q
         target[5] = 0.0
         arm.command(target)
-        time.sleep(0.5)
+        time.sleep(500 * MS)
         state = arm.read()
     assert state.q[5] == pytest.approx(0.3, abs=0.01)
     assert state.grasp_force == pytest.approx(29.4)  # saturated: 2.94 N·m over 0.1 m
@@ -260,7 +261,7 @@ def test_gripper_blocked_by_stop_reports_no_grasp_when_pushing_open(
             target = arm.read().q
             target[5] = 1.0
             arm.command(target)
-            time.sleep(0.4)
+            time.sleep(400 * MS)
             state = arm.read()
     assert state.q[5] == pytest.approx(0.8, abs=0.01)
     assert state.grasp_force == 0.0 and not state.ee_force.any()

@@ -9,6 +9,7 @@ from pathlib import Path
 import diskkit
 import pytest
 from recorder_readback import check_format, file_hashes, read_dataset
+from timing import MS
 
 from robots.base import Robot
 from teleop.bench.record import DriveLoop
@@ -23,7 +24,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def wait_for_frames_on_disk(journal: Path, robot: Robot, frames: int) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 20_000 * MS
     while True:
         videos = [next(journal.glob(f"*/{c.name}.mp4"), None) for c in robot.spec.cameras]
         counts = [count_frames(v) if v is not None else 0 for v in videos]
@@ -50,7 +51,7 @@ def test_disk_full_closes_the_episode_and_teleop_goes_on(
         # lag the capture, so wait (bounded) until both cameras' videos hold 15 frames.
         wait_for_frames_on_disk(config.root / "journal", fake_robot, 15)
         diskkit.fill(small_disk / "filler")
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 20_000 * MS
         while recorder.status.active or "episode 1" not in (recorder.failed() or ""):
             assert time.monotonic() < deadline, f"no failure reported: {recorder.failed()}"
             time.sleep(0.05)
@@ -58,7 +59,7 @@ def test_disk_full_closes_the_episode_and_teleop_goes_on(
         assert message is not None and "No space left on device" in message
         assert "kept as incomplete" in message
         ticks = loop.ticks
-        time.sleep(0.3)
+        time.sleep(300 * MS)
         assert loop.ticks > ticks + 10  # teleoperation goes on
         # Refused either for its reserve or for its journal (the failed episode's journal
         # was freed once published), but always with a RecorderIOError that says why.

@@ -11,6 +11,7 @@ import diskkit
 import numpy as np
 import pytest
 from recorder_readback import check_format, file_hashes, read_dataset
+from timing import MS
 
 import robots
 from robots.base import CameraSpec, Robot
@@ -144,7 +145,7 @@ def test_state_errors_are_clear_and_leave_episodes_intact(
             assert recorder.start("y" * 1000, "alice") == 1
             with pytest.raises(RecorderStateError, match="already recording episode 1"):
                 recorder.start("again", "bob")
-            time.sleep(0.3)
+            time.sleep(300 * MS)
             assert recorder.status.active and recorder.status.frames > 0
             recorder.discard()
             assert not recorder.status.active
@@ -244,7 +245,7 @@ def test_a_dead_encoder_fails_the_episode_and_recording_goes_on(
             time.sleep(0.6)
             assert recorder.encoder_pid is not None
             os.kill(recorder.encoder_pid, signal.SIGKILL)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 10_000 * MS
             while recorder.status.active or "teleop recover" not in (recorder.failed() or ""):
                 assert time.monotonic() < deadline, recorder.failed()
                 time.sleep(0.05)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import websockets
 from serverkit import moves, raw, serving
+from timing import MS
 
 import robots
 from robots.fake import FakeRobot
@@ -25,7 +26,7 @@ def run(coro):  # type: ignore[no-untyped-def]
 
 async def held_position(robot: FakeRobot) -> tuple[int, np.ndarray]:
     """Wait for the loop to be holding; return (index into robot.sent, held target)."""
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(200 * MS)
     return len(robot.sent), robot.sent[-1][1].copy()
 
 
@@ -106,7 +107,7 @@ def test_bad_message_gets_error_code_and_arm_does_not_move(
             error = await c.expect("error")
             assert error["code"] == code, error
             assert error["message"]
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(200 * MS)
             assert moves(robot, since, hold) == 0.0
             await c.send({"type": "ping", "t_client_ns": 1})  # the connection survives
             await c.expect("pong")
@@ -129,7 +130,7 @@ def test_seq_that_does_not_increase_is_dropped() -> None:
             await c.send(joints(back, 5))
             error = await c.expect("error")
             assert error["code"] == "stale_seq"
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(200 * MS)
             assert min(q[0] for _, q in robot.sent[since:]) >= hold[0] - 1e-9
 
     run(scenario())
@@ -150,7 +151,7 @@ def test_command_without_lease_and_observer_command_are_refused() -> None:
             assert (await obs.expect("error"))["code"] == "forbidden_role"
             await obs.send({"type": "record", "action": "start", "task": "x"})
             assert (await obs.expect("error"))["code"] == "forbidden_role"
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(200 * MS)
             assert moves(robot, since, hold) == 0.0
 
     run(scenario())
@@ -214,7 +215,7 @@ def test_second_operator_is_refused_and_told_who_holds_the_lease() -> None:
                     await bob.request_lease()
                 assert info.value.code == "lease_held"
                 await alice.close()
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(300 * MS)
                 status = await bob.request_lease()  # released on disconnect
                 assert status.granted
 
@@ -231,7 +232,7 @@ def test_admin_token_takes_the_lease_over() -> None:
                 await op.request_lease()
                 status = await admin.request_lease(force=True)
                 assert status.granted
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(200 * MS)
                 assert op.lease is not None and not op.lease.granted
 
     run(scenario())
@@ -251,7 +252,7 @@ def test_watchdog_holds_when_commands_stop() -> None:
                     await op.send_joints(q)
                     await asyncio.sleep(0.01)
                 silent_at = len(robot.sent)
-                await asyncio.sleep(0.6)
+                await asyncio.sleep(600 * MS)
                 after = [q[0] for _, q in robot.sent[silent_at:]]
                 # Within 150 ms the target stops advancing, then it stays put.
                 final = after[-1]
@@ -394,7 +395,7 @@ def test_sim_arm_follows_operator_and_observer_sees_state_and_frames() -> None:
                 q = np.array((await op.wait_state(lambda s: True)).q)
                 target = q.copy()
                 target[0] += 0.4
-                deadline = time.monotonic() + 5.0
+                deadline = time.monotonic() + 5000 * MS
                 while time.monotonic() < deadline:
                     await op.send_joints(target)
                     await asyncio.sleep(0.01)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from serverkit import moves, serving
+from timing import MS, SCALE
 
 from robots.fake import FakeRobot
 from teleop.client import ClientError, TeleopClient
@@ -24,7 +25,7 @@ LEFT_Y, RT = 1, 5
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 5.0, what: str = "") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
+    deadline = asyncio.get_running_loop().time() + timeout_s * SCALE
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
@@ -52,7 +53,7 @@ def hold_target(robot: FakeRobot) -> tuple[int, np.ndarray]:
 async def still(robot: FakeRobot, seconds: float) -> float:
     """How far the arm's targets move over ``seconds`` from where they are now."""
     since, hold = hold_target(robot)
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(seconds * SCALE)
     return moves(robot, since, hold)
 
 
@@ -83,10 +84,10 @@ def test_drive_unplug_replug_and_reconnect(driver: Any, pad: Pad) -> None:
                 # which glides to rest (velocity decay, 50 ms time constant).
                 driver.unplug(stick)
                 await until(lambda: app.status.pad is None)
-                await asyncio.sleep(0.1)  # commands already on the wire land
+                await asyncio.sleep(100 * MS)  # commands already on the wire land
                 assert watch.state is not None
                 seq = watch.state.seq
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(500 * MS)
                 assert await still(robot, 0.4) == 0.0
                 assert watch.state.seq == seq
                 assert watch.state.safety["watchdog_holds"] >= 1
@@ -100,7 +101,7 @@ def test_drive_unplug_replug_and_reconnect(driver: Any, pad: Pad) -> None:
                 assert app.status.drive is Drive.LOCKED
                 since, hold = hold_target(robot)
                 driver.release(stick, LB)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(50 * MS)
                 driver.press(stick, LB)
                 await until(lambda: moves(robot, since, hold) > 0.02, what="moving again")
 
@@ -113,13 +114,13 @@ def test_drive_unplug_replug_and_reconnect(driver: Any, pad: Pad) -> None:
                 # Reconnected with the deadman still held: no stale command; once the
                 # glide from the drop has ended, no motion at all.
                 seq = watch.state.seq
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(500 * MS)
                 assert await still(robot, 0.4) == 0.0
                 assert watch.state.seq == seq
                 assert app.status.drive is Drive.LOCKED and app.status.lease
                 since, hold = hold_target(robot)
                 driver.release(stick, LB)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(50 * MS)
                 driver.press(stick, LB)
                 await until(lambda: moves(robot, since, hold) > 0.02, what="moving after reconnect")
 
@@ -141,7 +142,7 @@ def test_releasing_the_deadman_sends_one_stop_and_then_nothing(driver: Any, pad:
                 await asyncio.sleep(0.2)
                 driver.release(stick, LB)
                 await until(lambda: app.status.drive is Drive.IDLE)
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(100 * MS)
                 assert watch.state is not None
                 seq = watch.state.seq
                 assert await still(robot, 0.3) < 1e-6  # deadman false holds at once
@@ -169,7 +170,7 @@ def test_estop_button_latches_and_the_combo_resets(driver: Any, pad: Pad) -> Non
                 # Start alone does nothing; with the deadman held it resets.
                 driver.release(stick, LB)
                 driver.press(stick, START)
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(200 * MS)
                 assert watch.state is not None and watch.state.estop
                 driver.release(stick, START)
                 driver.press(stick, LB)
@@ -203,7 +204,7 @@ def test_no_server_shows_disconnected_retrying(pad: Pad) -> None:
         app = GamepadApp(config("ws://127.0.0.1:9"), pad, on_status=seen.append)
         async with running(app):
             await until(lambda: any(s.link is Link.RETRYING for s in seen))
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(500 * MS)
         assert app.connections == 0
 
     asyncio.run(scenario())

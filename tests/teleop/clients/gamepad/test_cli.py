@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from serverkit import serving
+from timing import MS
 
 from teleop.cli import _Parser
 from teleop.cli.gamepad import StatusPrinter, add_gamepad_parser
@@ -129,10 +130,10 @@ def test_wrong_token_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_runs_until_interrupted(capsys: pytest.CaptureFixture[str]) -> None:
     def interrupt_once_connected(box: dict[str, Any]) -> None:
-        deadline = time.monotonic() + 20.0
+        deadline = time.monotonic() + 20_000 * MS
         while box["server"].session.holder is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.3)  # a few status lines
+        time.sleep(300 * MS)  # a few status lines
         os.kill(os.getpid(), signal.SIGINT)
 
     with server_thread() as box:

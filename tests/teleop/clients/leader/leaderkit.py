@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
+from timing import MS, SCALE
 
 from robots.serial.calibration import Calibration, JointCalibration
 from robots.serial.servo_model import ServoPhysics
@@ -120,7 +121,7 @@ async def running(
 
 async def until(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
     """Poll ``predicate`` every 10 ms; fail the test after ``timeout_s`` [s]."""
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * SCALE
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
@@ -207,7 +208,7 @@ def follower_q(client: TeleopClient) -> np.ndarray:
 async def settled(client: TeleopClient) -> np.ndarray:
     """The follower's q once it has come to rest (the last test may have moved it)."""
     state = await client.wait_state(lambda s: max(map(abs, s.dq)) < 0.01, timeout_s=10.0)
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(200 * MS)
     return (
         follower_q(client) if within(follower_q(client), state.q, 1e-3) else await settled(client)
     )

@@ -24,6 +24,7 @@ from leaderkit import (
     within,
 )
 from serverkit import moves, serving
+from timing import MS
 
 from robots.fake import FakeRobot
 from robots.serial import registers as reg
@@ -49,7 +50,7 @@ def test_a_mismatch_sends_nothing_and_names_the_joint_then_moving_closer_engages
                 sent = Sent()
                 async with running(url, hand.path, sent=sent) as app:
                     await until(lambda: app.status.phase is Phase.MISMATCH, 10, "a mismatch")
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(1000 * MS)
                     assert len(sent) == 0 and moves(robot, since, hold) < 1e-9
                     line = format_status(app.status)
                     assert "NOT ENGAGED: elbow_flex is 1.00 rad off" in line, line
@@ -75,7 +76,7 @@ def test_the_estop_stops_sending_and_its_reset_compares_again() -> None:
                     await until(lambda: app.status.estop, 5, "the app to see the e-stop")
                     count = len(sent)
                     hand.move(leader_ticks(moved({0: 1.0}, FAKE_HOME)))  # moved while stopped
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(500 * MS)
                     assert len(sent) == count
                     await app.reset_estop()
                     await until(lambda: app.status.phase is Phase.MISMATCH, 5, "a mismatch")
@@ -106,7 +107,7 @@ def test_a_pulled_leader_cable_stops_commands_and_the_follower_holds_until_it_is
                     count = len(sent)
                     await obs.wait_state(lambda s: s.safety["watchdog_holds"] > holds, 5.0)
                     hand.move(leader_ticks(moved({1: 0.3}, FAKE_HOME)))
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(500 * MS)
                     assert len(sent) == count
                     assert "LEADER BUS FAULT" in format_status(app.status)
                     assert "RobotDisconnectedError" in (app.leader_fault or "")

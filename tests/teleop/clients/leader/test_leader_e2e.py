@@ -33,6 +33,7 @@ from leaderkit import (
     until,
     within,
 )
+from timing import MS, SCALE
 
 from robots.serial import registers as reg
 from teleop.client import TeleopClient
@@ -83,7 +84,7 @@ def test_a_startup_mismatch_is_refused_naming_the_joint_and_nothing_moves(
                 sent = Sent()
                 async with running(station.url, hand.path, sent=sent) as app:
                     await until(lambda: app.status.phase is Phase.MISMATCH, 15, "a mismatch")
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(1000 * MS)
                     assert len(sent) == 0
                     assert app.status.mismatch.startswith("elbow_flex is 1.20 rad off")
                     assert within(follower_q(obs), q0, 0.005)
@@ -132,7 +133,7 @@ def test_feedback_pushes_back_on_the_leaders_gripper_while_the_follower_grasps(
 def _lines_until(proc: subprocess.Popen[str], needle: str, timeout_s: float) -> list[str]:
     assert proc.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s * SCALE
     while time.monotonic() < deadline and proc.poll() is None:
         if select.select([proc.stdout], [], [], 0.2)[0]:
             lines.append(proc.stdout.readline())
