@@ -38,7 +38,7 @@ callers catch one tree. Each package's root is defined in that package; the tree
                                  setting (also a ValueError)
 
 ``robots`` never imports ``teleop`` and has its own tree, rooted at
-``robots.base.RobotError`` (drawn in ``robots/base.py``, ``robots/serial/errors.py`` and
+``robots.errors.RobotError`` (drawn in ``robots/errors.py``, ``robots/serial/errors.py`` and
 ``robots/kinematics/__init__.py``).
 """
 
