@@ -1,4 +1,4 @@
-"""The safety filter: each control tick, the newest command becomes a safe joint target.
+"""The filter's eight stages composed: each tick, the newest command becomes a safe target.
 
 Pure code: no I/O, no clock reads (``now_ns`` is passed in, on the server's
 ``time.monotonic_ns()`` clock), inputs never mutated. The control loop calls :func:`step`
