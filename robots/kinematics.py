@@ -28,10 +28,10 @@ from types import TracebackType
 from typing import Self
 
 import numpy as np
-import pybullet
 from numpy.typing import ArrayLike
 
 from robots.base import FloatArray, RobotConfigError, RobotError, RobotSpec
+from robots.bullet import pybullet
 
 # Damping grows from 0 to these values as the smallest singular value of the (weighted)
 # Jacobian falls below them, so away from singularities the solve is exact. Velocity
