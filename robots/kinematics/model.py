@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pybullet
 from numpy.typing import ArrayLike
 
 from robots.base import FloatArray, RobotConfigError
+from robots.bullet import pybullet
 from robots.kinematics import checks
 from robots.kinematics.checks import IKError
 from robots.kinematics.solver import Vec3, compose, conjugate, cross_rows, quat_rotate

@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pybullet as pb
 
 from robots.base import FloatArray, RobotConfigError, RobotSpec, RobotState
+from robots.bullet import pybullet as pb
 from robots.sim.arms import ArmModel
 from robots.sim.scene import Scene, build_scene
 

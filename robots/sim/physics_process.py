@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing as mp
 import multiprocessing.connection
 import threading
 import time
@@ -33,6 +32,7 @@ import numpy as np
 from robots.base import FloatArray, RobotConfigError, RobotIOError, RobotSpec, RobotState
 from robots.realtime import leave_first_cpu, raise_thread_priority
 from robots.sim.arms import arm_model
+from robots.sim.child import ChildProcess
 from robots.sim.physics import STEP_NS, SimWorld
 from robots.sim.render import SnapshotChannel
 from robots.sim.seqlock import SeqLockBuffer
@@ -104,15 +104,12 @@ class PhysicsProcess:
         self.targets = TargetChannel(spec.dof)
         self._write_lock = threading.Lock()  # one writer at a time on the target seqlock
         self._request_lock = threading.Lock()  # one request on the pipe at a time
-        ctx = mp.get_context("spawn")
-        self._conn, child_conn = ctx.Pipe()
-        self._process = ctx.Process(
-            target=_physics_main,
-            name="sim-physics",
-            args=(arm, spec, seed, gui, self.states.name, self.targets.name, child_conn),
-            daemon=True,
+        self._process = ChildProcess(
+            f"{__name__}:physics_main",
+            (arm, spec, seed, gui, self.states.name, self.targets.name),
+            "sim physics",
         )
-        self._child_conn = child_conn
+        self._conn: multiprocessing.connection.Connection | None = None
         self.snapshot_size = 0
 
     def start(self) -> None:
@@ -123,8 +120,7 @@ class PhysicsProcess:
                 display).
             RobotIOError: The child did not start in time.
         """
-        self._process.start()
-        self._child_conn.close()  # the child's end lives on in the child only
+        self._conn = self._process.start()
         reply = self._reply("start", START_TIMEOUT_S)
         self.snapshot_size = int(reply)
 
@@ -163,28 +159,35 @@ class PhysicsProcess:
 
     def stop(self) -> None:
         """Stop the child (killing it if it does not answer) and free the shared memory."""
-        if self._process.is_alive():
+        if self._process.is_alive() and self._conn is not None:
             with contextlib.suppress(OSError, ValueError):
                 self._conn.send(("stop", None))
-            self._process.join(timeout=5.0)
+            self._process.join(5.0)
         if self._process.is_alive():
             self._process.kill()
-            self._process.join(timeout=2.0)
-        self._conn.close()
+            self._process.join(2.0)
+        if self._conn is not None:
+            self._conn.close()
         self.states.close()
         self.targets.close()
+
+    def _pipe(self) -> multiprocessing.connection.Connection:
+        if self._conn is None:
+            raise RobotIOError("the sim physics process was not started")
+        return self._conn
 
     def _request(self, what: str, arg: Any) -> Any:
         with self._request_lock:
             try:
-                self._conn.send((what, arg))
+                self._pipe().send((what, arg))
             except (OSError, ValueError) as exc:
                 raise RobotIOError(f"the sim physics process is gone: {exc}") from exc
             return self._reply(what, REQUEST_TIMEOUT_S)
 
     def _reply(self, what: str, timeout_s: float) -> Any:
         deadline = time.monotonic() + timeout_s
-        while not self._conn.poll(0.05):
+        conn = self._pipe()
+        while not conn.poll(0.05):
             if not self._process.is_alive():
                 raise RobotIOError(
                     f"the sim physics process died during {what} "
@@ -195,7 +198,7 @@ class PhysicsProcess:
                     f"the sim physics process did not answer {what} in {timeout_s:.0f} s"
                 )
         try:
-            status, value = self._conn.recv()
+            status, value = conn.recv()
         except (EOFError, OSError) as exc:
             raise RobotIOError(f"the sim physics process is gone during {what}") from exc
         if status == "config-error":
@@ -205,7 +208,7 @@ class PhysicsProcess:
         return value
 
 
-def _physics_main(
+def physics_main(
     arm: str,
     spec: RobotSpec,
     seed: int,

@@ -22,18 +22,18 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
-import multiprocessing as mp
-import multiprocessing.synchronize
+import multiprocessing.connection
 import os
 import time
-from typing import Any
 
 import numpy as np
-import pybullet as pb
 
 from robots.base import Camera, CameraSpec, FloatArray, Frame
+from robots.bullet import c_stderr_silenced
+from robots.bullet import pybullet as pb
 from robots.realtime import leave_first_cpu
 from robots.sim.arms import ArmModel, arm_model
+from robots.sim.child import ChildProcess
 from robots.sim.scene import Scene, build_scene
 from robots.sim.seqlock import SeqLockBuffer
 
@@ -104,71 +104,66 @@ class RenderProcess:
         self.snapshots = SnapshotChannel(snapshot_size)
         self.frames = {c.name: FrameChannel(c) for c in cameras}
         self.cameras = {c.name: SimCamera(c, self.frames[c.name]) for c in cameras}
-        ctx = mp.get_context("spawn")
-        self._stop = ctx.Event()
-        self._renderer = ctx.Value("i", 0)
-        self._logged = False
-        self._process = ctx.Process(
-            target=_render_main,
-            name="sim-render",
-            args=(
+        self._process = ChildProcess(
+            f"{__name__}:render_main",
+            (
                 arm,
                 cameras,
                 self.snapshots.name,
                 {name: ch.name for name, ch in self.frames.items()},
                 renderer,
-                self._stop,
-                self._renderer,
             ),
-            daemon=True,
+            "sim render",
         )
+        self._conn: multiprocessing.connection.Connection | None = None
+        self._chosen = "starting"
 
     @property
     def renderer(self) -> str:
         """``"egl"`` or ``"tiny"`` once the process has chosen, else ``"starting"``."""
-        chosen = _RENDERER_CODES.get(self._renderer.value, "starting")
-        if chosen != "starting" and not self._logged:
-            self._logged = True
-            log.info("sim cameras render with %s", _RENDERER_NAMES[chosen])
-        return chosen
+        conn = self._conn
+        if self._chosen == "starting" and conn is not None:
+            with contextlib.suppress(EOFError, OSError):
+                if conn.poll():
+                    self._chosen = _RENDERER_CODES.get(conn.recv(), "starting")
+                    if self._chosen != "starting":
+                        log.info("sim cameras render with %s", _RENDERER_NAMES[self._chosen])
+        return self._chosen
 
     def start(self) -> None:
-        self._process.start()
-
-    def alive(self) -> bool:
-        return self._process.is_alive()
+        self._conn = self._process.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._process.join(timeout=5.0)
+        if self._conn is not None:
+            self._conn.close()  # the child reads end-of-file and stops
+        self._process.join(5.0)
         if self._process.is_alive():
             self._process.kill()
-            self._process.join(timeout=2.0)
+            self._process.join(2.0)
         for channel in (self.snapshots, *self.frames.values()):
             channel.close()
 
 
-def _render_main(
+def render_main(
     arm: str,
     cameras: tuple[CameraSpec, ...],
     snapshot_name: str,
     frame_names: dict[str, str],
     renderer: str,
-    stop: multiprocessing.synchronize.Event,
-    chosen: Any,
+    conn: multiprocessing.connection.Connection,
 ) -> None:
-    """Entry point of the render process."""
-    _silence_stdout()  # pybullet's renderers print C-level chatter; logs go to stderr
+    """Entry point of the render process: render until the parent closes ``conn``."""
     leave_first_cpu("sim render")  # before EGL: llvmpipe sizes its thread pool to the CPUs
     with contextlib.suppress(OSError):
         os.nice(RENDER_NICENESS)  # physics and control matter more than camera fps
     client = pb.connect(pb.DIRECT)
-    chosen.value, mode = _choose_renderer(client, renderer)
+    chosen, mode = _choose_renderer(client, renderer)
+    conn.send(chosen)
     scene = build_scene(client, arm_model(arm))
     snapshots = SnapshotChannel(scene.snapshot_size, snapshot_name)
     slots = {c.name: FrameChannel(c, frame_names[c.name]) for c in cameras}
     try:
-        _render_loop(scene, cameras, snapshots, slots, mode, stop)
+        _render_loop(scene, cameras, snapshots, slots, mode, conn)
     finally:
         for channel in (snapshots, *slots.values()):
             channel.close()
@@ -180,16 +175,11 @@ def _choose_renderer(client: int, wanted: str) -> tuple[int, int]:
     if wanted in ("auto", "egl"):
         spec = importlib.util.find_spec("eglRenderer")  # shipped in pybullet's wheel
         if spec is not None and spec.origin:
-            plugin = pb.loadPlugin(spec.origin, "_eglRendererPlugin", physicsClientId=client)
+            with c_stderr_silenced():  # the plugin prints its device choice
+                plugin = pb.loadPlugin(spec.origin, "_eglRendererPlugin", physicsClientId=client)
             if plugin >= 0:
                 return 1, pb.ER_BULLET_HARDWARE_OPENGL
     return 2, pb.ER_TINY_RENDERER
-
-
-def _silence_stdout() -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.close(devnull)
 
 
 def _render_loop(
@@ -198,19 +188,17 @@ def _render_loop(
     snapshots: SnapshotChannel,
     slots: dict[str, FrameChannel],
     mode: int,
-    stop: multiprocessing.synchronize.Event,
+    conn: multiprocessing.connection.Connection,
 ) -> None:
     now = time.monotonic()
     due = {c.name: now for c in cameras}
     counts = {c.name: 0 for c in cameras}
     applied_seq = -1
-    parent = mp.parent_process()
-    while not stop.is_set():
-        if parent is not None and not parent.is_alive():
-            return  # the process that wanted these frames was killed
+    # The parent only ever closes the connection: when it stops the cameras, or dies.
+    while not conn.poll(0):
         got = snapshots.read()
         if got is None:
-            stop.wait(0.005)
+            conn.poll(0.005)
             continue
         seq, (t_ns,), snap = got
         if seq != applied_seq:
@@ -224,7 +212,7 @@ def _render_loop(
                 counts[cam.name] += 1
                 # No catch-up bursts: a slow renderer delivers fewer frames, each on time.
                 due[cam.name] = max(due[cam.name] + 1.0 / cam.fps, now)
-        stop.wait(max(0.0, min(due.values()) - time.monotonic()))
+        conn.poll(max(0.0, min(due.values()) - time.monotonic()))
 
 
 def render_camera(scene: Scene, cam: CameraSpec, mode: int) -> np.ndarray:

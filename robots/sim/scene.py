@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pybullet as pb
 
 from robots.base import FloatArray, RobotConfigError
+from robots.bullet import pybullet as pb
 from robots.sim.arms import SIM_ASSETS, ArmModel
 
 TABLE_URDF = SIM_ASSETS / "scene" / "table.urdf"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from multiprocessing import shared_memory
+from multiprocessing import resource_tracker, shared_memory
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,10 @@ class SeqLockBuffer:
         size = header + int(np.prod(shape)) * np.dtype(dtype).itemsize
         self.owner = name is None
         self.shm = shared_memory.SharedMemory(name=name, create=self.owner, size=size)
+        if not self.owner:
+            # Python 3.11 tracks attached blocks too, as if this process owned them, and
+            # unlinks them when it exits. The creator alone owns a block here.
+            resource_tracker.unregister(self.shm._name, "shared_memory")  # type: ignore[attr-defined]
         self.header = np.ndarray((1 + n_fields,), dtype=np.int64, buffer=self.shm.buf)
         self.payload = np.ndarray(shape, dtype=dtype, buffer=self.shm.buf, offset=header)
         if self.owner:

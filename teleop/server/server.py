@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -124,6 +125,7 @@ class TeleopServer:
         self.activity: dict[int, ActivityMeter] = {}
         """Per client: time the arm moved while it held the lease (for the ledger)."""
         self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="teleop-io")
+        self._ledger_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ledger")
         self._audience = Audience(self.outboxes, self.session.ready_clients)
         self._states = StateStreamer(
             self._audience,
@@ -179,8 +181,11 @@ class TeleopServer:
             self._server.close()
             await self._server.wait_closed()
         self.loop.stop()
+        aio = asyncio.get_running_loop()
+        # The clients' sessions, accounted as their connections closed, go in first.
+        await aio.run_in_executor(self._pool, self._ledger_pool.shutdown)
         if self.recording is not None:
-            await asyncio.get_running_loop().run_in_executor(self._pool, self.recording.close)
+            await aio.run_in_executor(self._pool, self.recording.close)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def __aenter__(self) -> Self:
@@ -249,8 +254,10 @@ class TeleopServer:
             case fx.ApplyCommand(client_id, command, received_ns):
                 self._states.note_command(command)
                 self.loop.submit(client_id, _received(command, received_ns))
-            case fx.LeaseChanged():
+            case fx.LeaseChanged(holder):
                 self.loop.clear_mailbox()
+                if holder is not None:
+                    self._lease_taken(holder)
             case fx.TriggerEstop(_, reason):
                 log.warning("e-stop triggered: %s", reason)
                 self.loop.trigger_estop()
@@ -263,28 +270,36 @@ class TeleopServer:
             case fx.StartRecording() | fx.StopRecording() | fx.DiscardRecording():
                 await self._record(effect)
             case fx.ClientLeft(info):
-                log.info(
-                    "client %d (%s) left after %.1f s of lease",
-                    info.client_id,
-                    info.name or info.principal,
-                    info.lease_held_s,
-                )
+                self._client_left(info)
 
-    async def _client_left(self, info: fx.ClientInfo) -> None:
+    def _lease_taken(self, client_id: int) -> None:
+        """Open the new holder's ledger session, so that its episodes can name it."""
+        if self.recording is not None:
+            info = self.session.info(client_id, time.monotonic_ns())
+            self._account(self.recording.open_session, client_id, info.principal, info.name)
+
+    def _client_left(self, info: fx.ClientInfo) -> None:
+        """Account a leaving client's lease-held and active time in the ledger."""
         meter = self.activity.pop(info.client_id, None)
         active_s = meter.active_s if meter is not None else 0.0
         log.info("client %d (%s) left after %.1f s of lease, %.1f s active", info.client_id,
                  info.name or info.principal, info.lease_held_s, active_s)  # fmt: skip
-        if self.recording is None:
-            return
-        aio = asyncio.get_running_loop()
-        try:
-            await aio.run_in_executor(
-                self._pool, self.recording.account_session,
-                info.principal, info.name, info.lease_held_s, active_s,
-            )  # fmt: skip
-        except TeleopError as exc:  # an unreachable ledger must not take the server down
-            log.error("could not record the session in the ledger: %s", exc)
+        if self.recording is not None:
+            self._account(self.recording.close_session, info.client_id, info.principal,
+                          info.name, info.lease_held_s, active_s)  # fmt: skip
+
+    def _account(self, fn: Callable[..., object], *args: object) -> None:
+        """Write to the ledger in its own thread, in order, without waiting for it.
+
+        One thread keeps a session's open before its close; nobody waits, so a slow
+        or unreachable ledger never holds up a client's messages.
+        """
+
+        def report(future: concurrent.futures.Future[object]) -> None:
+            if (exc := future.exception()) is not None:
+                log.error("could not record the session in the ledger: %s", exc)
+
+        self._ledger_pool.submit(fn, *args).add_done_callback(report)
 
     async def _close_leftovers(self) -> None:
         if self.recording is None:

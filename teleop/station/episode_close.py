@@ -31,7 +31,7 @@ from teleop.quality import manifest
 from teleop.quality.assess import Assessment, assess
 from teleop.quality.config import Thresholds
 from teleop.quality.duplicates import Fingerprint
-from teleop.quality.episode_data import ROBOT_FILE, DatasetView, JointLimits
+from teleop.quality.episode_data import INFO, ROBOT_FILE, DatasetView, JointLimits
 from teleop.quality.signing import SigningError, StationKey
 from teleop.quality.store import (
     FINGERPRINTS_DIR,
@@ -246,9 +246,13 @@ def unclosed_episodes(dataset_root: Path) -> list[int]:
     """Episodes of a dataset with no signed manifest yet (e.g. the server died after
     saving them); close them with :func:`close_episode` at startup.
 
+    A dataset that has no episode yet (no ``meta/info.json``) has none to close.
+
     Raises:
         DatasetReadError: The dataset's metadata cannot be read.
     """
+    if not (Path(dataset_root) / INFO).is_file():
+        return []
     view = DatasetView(Path(dataset_root))
     return [
         i

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 
 from robots.base import RobotSpec
-from teleop.ledger import Ledger
+from teleop.ledger import Ledger, LedgerError
 from teleop.protocol import RecordingInfo, RecordStatus
 from teleop.quality.signing import StationKey
 from teleop.recorder import Recorder, RecorderError, TickSample
@@ -56,8 +57,11 @@ class RecordingLink:
         self._recorder = recorder
         self._unavailable = unavailable or "no recorder"
         self.accounting = accounting
-        self._operator = ("", "")  # (principal, name) of the episode being recorded
-        self._saved: list[tuple[int, str, str]] = []  # episodes awaiting their checks
+        # (principal, name, ledger session) of the episode being recorded
+        self._operator: tuple[str, str, int | None] = ("", "", None)
+        self._saved: list[tuple[int, str, str, int | None]] = []  # awaiting their checks
+        self._sessions: dict[int, int | None] = {}  # client id -> its open ledger session
+        self._sessions_lock = threading.Lock()
 
     @property
     def recorder(self) -> Recorder:
@@ -77,9 +81,10 @@ class RecordingLink:
             RecorderError: The recorder refused or failed; the session must be told.
         """
         match effect:
-            case fx.StartRecording(_, task, operator, operator_name):
+            case fx.StartRecording(client_id, task, operator, operator_name):
                 index = self.recorder.start(task.strip() or DEFAULT_TASK, operator_name or operator)
-                self._operator = (operator, operator_name)
+                session = self.open_session(client_id, operator, operator_name)
+                self._operator = (operator, operator_name, session)
                 log.info("episode %d started by %s: %r", index, operator_name or operator, task)
                 return None
             case fx.StopRecording(success, reason):
@@ -105,11 +110,11 @@ class RecordingLink:
         """
         lines = []
         while self._saved and self.accounting is not None and self._recorder is not None:
-            index, principal, name = self._saved.pop(0)
+            index, principal, name, session = self._saved.pop(0)
             a = self.accounting
             verdict = close_episode(
                 self._recorder.dataset.root, index, key=a.key, ledger=a.ledger,
-                contributor=principal, contributor_name=name, spec=a.spec,
+                contributor=principal, contributor_name=name, session_id=session, spec=a.spec,
             )  # fmt: skip
             lines.append(verdict.summary())
         return lines
@@ -125,12 +130,51 @@ class RecordingLink:
             close_episode(root, index, key=a.key, ledger=a.ledger, contributor="unknown",
                           spec=a.spec)  # fmt: skip
 
-    def account_session(self, principal: str, name: str, lease_s: float, active_s: float) -> None:
-        """Record an operator's session (lease-held and active time, in [s]) in the ledger."""
-        if self.accounting is not None and self.accounting.ledger is not None and lease_s > 0:
-            self.accounting.ledger.record_session(
-                principal, name, lease_held_s=lease_s, active_s=active_s
-            )
+    def open_session(self, client_id: int, principal: str, name: str) -> int | None:
+        """The ledger session of a client that took the lease, opened on first call.
+
+        Called when a client is granted the lease and again when it starts an episode
+        (whichever runs first opens it), so the episode can name its session.
+
+        Returns:
+            The session's id, or None without a ledger or when the ledger is unreachable
+            (the session is then recorded in one go when the client leaves).
+        """
+        ledger = self._ledger()
+        if ledger is None:
+            return None
+        with self._sessions_lock:
+            if client_id not in self._sessions:
+                try:
+                    self._sessions[client_id] = ledger.open_session(principal, name)
+                except LedgerError as exc:
+                    log.error("could not open a ledger session for %s: %s", name, exc)
+                    return None
+            return self._sessions[client_id]
+
+    def close_session(
+        self, client_id: int, principal: str, name: str, lease_s: float, active_s: float
+    ) -> None:
+        """Close a leaving client's session with its lease-held and active time, in [s].
+
+        A client that never held the lease has no session. One whose session could not
+        be opened earlier (the ledger was down) is recorded now, opened and closed at once.
+
+        Raises:
+            LedgerError: The ledger cannot be written.
+        """
+        ledger = self._ledger()
+        with self._sessions_lock:
+            session = self._sessions.pop(client_id, None)
+        if ledger is None:
+            return
+        if session is not None:
+            ledger.close_session(session, lease_held_s=lease_s, active_s=active_s)
+        elif lease_s > 0:
+            ledger.record_session(principal, name, lease_held_s=lease_s, active_s=active_s)
+
+    def _ledger(self) -> Ledger | None:
+        return self.accounting.ledger if self.accounting is not None else None
 
     def info(self) -> RecordingInfo:
         if self._recorder is None:

@@ -433,3 +433,22 @@ def test_json_clients_get_json_replies() -> None:
             assert isinstance(data, str) and json.loads(data)["type"] == "welcome"
 
     run(scenario())
+
+
+def test_a_leaving_holder_leaves_no_activity_meter_behind() -> None:
+    """Each lease holder gets an activity meter for the ledger; it goes when they leave."""
+
+    async def body() -> None:
+        async with serving(state_rate_hz=100.0) as (server, url):
+            for k in range(5):
+                async with TeleopClient(url, name=f"op{k}") as op:
+                    await op.request_lease()
+                    await op.wait_state(lambda s: True)
+                    await asyncio.sleep(50 * MS)  # a few states metered under this holder
+                    assert server.activity, "the holder is metered"
+            deadline = time.monotonic() + 5000 * MS
+            while server.activity and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            assert server.activity == {}
+
+    run(body())
